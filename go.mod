@@ -1,0 +1,3 @@
+module github.com/fieldsync/fieldsync
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/fieldsync/fieldsync/plugins/dataverse
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/fieldsync/fieldsync/plugins/mock
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/fieldsync/fieldsync/plugins/rescocloud
+
+go 1.26

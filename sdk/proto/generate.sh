@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Regenerates the Go code for the plugin protocol. The generated files are
+# committed, so users need no protoc; run this after editing a .proto file.
+# Needs: protoc (Debian: protobuf-compiler), and
+#   go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+#   go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+set -euo pipefail
+cd "$(dirname "$0")"
+PATH="$(go env GOPATH)/bin:$PATH"
+protoc -I . \
+  --go_out=.. --go_opt=module=github.com/fieldsync/fieldsync/sdk \
+  --go-grpc_out=.. --go-grpc_opt=module=github.com/fieldsync/fieldsync/sdk \
+  fieldsync/plugin/v1/plugin.proto
