@@ -121,37 +121,47 @@ func (c *Column) rows(k Kind) int {
 // Validate checks that a page is well formed for the given field kinds (one
 // per field, in page order): every column has one slot per row in the slice
 // of its kind and nothing in the others, versions (if any) match the rows,
-// and the null bitmap is not longer than the rows need. The core calls it on
-// every page that comes from a plugin, so a bad plugin yields an error, never
-// an index panic.
+// and the null bitmap is not longer than the rows need. With nil kinds it
+// checks the shape alone (each column uses at most one slice, of len(IDs)),
+// which is what a transport can check without the schema. The core calls it
+// on every page that comes from a plugin, so a bad plugin yields an error,
+// never an index panic.
 func (p *Page) Validate(kinds []Kind) error {
 	n := len(p.IDs)
 	if len(p.Columns) != len(p.Fields) {
 		return fmt.Errorf("page has %d fields but %d columns", len(p.Fields), len(p.Columns))
 	}
-	if len(kinds) != len(p.Fields) {
+	if kinds != nil && len(kinds) != len(p.Fields) {
 		return fmt.Errorf("page has %d fields, expected %d", len(p.Fields), len(kinds))
 	}
 	if len(p.Versions) != 0 && len(p.Versions) != n {
 		return fmt.Errorf("page has %d rows but %d versions", n, len(p.Versions))
 	}
-	if p.Last == false && len(p.Token) != 0 {
+	if !p.Last && len(p.Token) != 0 {
 		return fmt.Errorf("page carries a change token but is not the last page")
 	}
 	for j := range p.Columns {
 		c := &p.Columns[j]
-		k := kinds[j]
-		if k == KindNull {
+		used := 0
+		for _, k := range []Kind{KindString, KindInt, KindFloat, KindBool, KindBytes} {
+			got := c.rows(k)
+			want := 0
+			switch {
+			case kinds != nil && k == kinds[j]:
+				want = n
+			case kinds == nil && got != 0:
+				want = n
+				used++
+			}
+			if got != want {
+				return fmt.Errorf("column %q has %d %s values for %d rows", p.Fields[j], got, k, n)
+			}
+		}
+		if kinds != nil && kinds[j] == KindNull {
 			return fmt.Errorf("field %q has no storage kind", p.Fields[j])
 		}
-		for _, other := range []Kind{KindString, KindInt, KindFloat, KindBool, KindBytes} {
-			want := 0
-			if other == k {
-				want = n
-			}
-			if got := c.rows(other); got != want {
-				return fmt.Errorf("column %q (%s) has %d %s values for %d rows", p.Fields[j], k, got, other, n)
-			}
+		if used > 1 {
+			return fmt.Errorf("column %q mixes value kinds", p.Fields[j])
 		}
 		if len(c.Nulls) > (n+7)/8 {
 			return fmt.Errorf("column %q has a null bitmap of %d bytes for %d rows", p.Fields[j], len(c.Nulls), n)
