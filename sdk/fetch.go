@@ -10,6 +10,15 @@ import (
 // earlier fetch) it returns what changed since: upserts and deletes. Cursor,
 // taken from any page, resumes that same fetch after that page. The connector
 // evaluates Filter on its server, so rows outside it never leave the server.
+//
+// What the contract suite holds every connector to:
+//   - incremental fetches are exact: a row unchanged since the token is not
+//     sent, and a token may be used more than once (a connector that tracks
+//     changes by timestamp keeps the ids at the boundary in its token);
+//   - PageSize bounds a page's rows plus deletes, so a backend whose
+//     smallest batch is larger splits its batches;
+//   - a filtered incremental fetch sends a changed row that no longer matches
+//     as a delete, so the device drops what left its data set.
 type FetchRequest struct {
 	Entity   string
 	Fields   []string // selected fields; nil means all of the entity's fields
@@ -51,6 +60,11 @@ const (
 // one or more for in and not-in, none for null and not-null). Every connector
 // translates it into its server's query language; one that cannot express a
 // node must refuse it with a permanent error, never widen it.
+//
+// How a comparison treats a row whose field is null follows the backend
+// (SQL and FetchXML leave it out of ne and not-in, OData and SOQL keep it);
+// a filter that must include or exclude null rows says so with OpIsNull or
+// OpNotNull.
 type Filter struct {
 	Op       FilterOp
 	Children []*Filter

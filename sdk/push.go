@@ -48,7 +48,15 @@ type Change struct {
 	Values map[string]Value
 }
 
-// PushRequest is a batch of changes, applied in order.
+// PushRequest is a batch of changes, applied in order. A change that fails
+// (bad input, a conflict) does not stop the others: each gets its own
+// result. An error from Push itself means the outcome of the batch is
+// unknown, and the core sends it again with the same change ids.
+//
+// A push-capable entity returns row versions: the version a push answers is
+// the one later fetches carry, and it is what BaseVersion compares with. An
+// update or delete of a row the server no longer has is a conflict with
+// ServerDeleted set (a delete of it may also be answered as applied).
 type PushRequest struct {
 	Changes []Change
 }
