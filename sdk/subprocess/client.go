@@ -13,10 +13,15 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/fieldsync/fieldsync/sdk"
 	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
 )
+
+// fetchWindow is the gRPC flow-control window for data the host receives:
+// how far, in bytes, a plugin may run ahead of the host.
+const fetchWindow = 4 << 20
 
 // Config says how to start a plugin.
 type Config struct {
@@ -77,6 +82,14 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		// We put the host environment first ourselves, so the command's own
 		// Env wins over it (go-plugin would append the host's last).
 		SkipHostEnv: true,
+		// gRPC's default 64 KiB stream window is smaller than one page, which
+		// turns a fetch into stop-and-wait: the plugin idles while the host
+		// reads. A few MiB let the plugin read ahead by a handful of pages
+		// (memory stays bounded by the window) so both processes work at once.
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithInitialWindowSize(fetchWindow),
+			grpc.WithInitialConnWindowSize(2 * fetchWindow),
+		},
 		// Plugin output other than logs should never happen; keep it visible.
 		SyncStdout: logWriter{logger, "plugin stdout"},
 		SyncStderr: logWriter{logger, "plugin stderr"},
@@ -137,12 +150,24 @@ func (c *Client) Schema(ctx context.Context) (*sdk.Schema, error) {
 	return schemaFromPB(resp)
 }
 
-// Fetch streams pages from the plugin. Each page is decoded and checked for
-// shape before fn sees it; the plugin runs ahead by at most what gRPC's flow
-// control window holds, so memory stays flat.
+// Fetch streams pages from the plugin. Each page is received, decoded and
+// checked for shape on one goroutine while fn consumes the previous one on
+// the caller's (see pipeline), and the plugin runs ahead by at most what
+// gRPC's flow-control window holds, so memory stays flat.
 func (c *Client) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.FetchFunc) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	return pipeline(ctx, func(ctx context.Context, emit sdk.FetchFunc) error {
+		return c.receive(ctx, req, emit)
+	}, func(p *sdk.Page) error {
+		// gRPC may still hand out pages it buffered before a cancel; the
+		// caller asked to stop, so none is delivered after it.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("plugin fetch %s: %w", req.Entity, err)
+		}
+		return fn(p)
+	})
+}
+
+func (c *Client) receive(ctx context.Context, req sdk.FetchRequest, emit sdk.FetchFunc) error {
 	stream, err := c.rpc.Fetch(ctx, fetchToPB(req))
 	if err != nil {
 		return fromStatus(ctx, "fetch "+req.Entity, err)
@@ -159,7 +184,7 @@ func (c *Client) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.FetchFu
 		if err != nil {
 			return sdk.Errorf(sdk.Permanent, "fetch %s: %v", req.Entity, err)
 		}
-		if err := fn(p); err != nil {
+		if err := emit(p); err != nil {
 			return err
 		}
 		if p.Last {
@@ -203,6 +228,9 @@ func (c *Client) ListDocuments(ctx context.Context, q sdk.DocumentQuery, fn func
 		p := &sdk.DocumentPage{Cursor: msg.Cursor, Last: msg.Last, Documents: make([]sdk.Document, len(msg.Documents))}
 		for i, d := range msg.Documents {
 			p.Documents[i] = documentFromPB(d)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("plugin list documents: %w", err)
 		}
 		if err := fn(p); err != nil {
 			return err

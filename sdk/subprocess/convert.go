@@ -3,6 +3,7 @@ package subprocess
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fieldsync/fieldsync/sdk"
 	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
@@ -105,8 +106,8 @@ func filterFromPB(f *pb.Filter, depth int) (*sdk.Filter, error) {
 func pageToPB(p *sdk.Page) *pb.Page {
 	out := &pb.Page{
 		Fields:   p.Fields,
-		Ids:      p.IDs,
-		Versions: p.Versions,
+		Ids:      packStrings(p.IDs),
+		Versions: packStrings(p.Versions),
 		Deletes:  p.Deletes,
 		Cursor:   p.Cursor,
 		Token:    p.Token,
@@ -116,7 +117,10 @@ func pageToPB(p *sdk.Page) *pb.Page {
 	cols := make([]pb.Column, len(p.Columns))
 	for i := range p.Columns {
 		c := &p.Columns[i]
-		cols[i] = pb.Column{Nulls: c.Nulls, Strings: c.Strings, Ints: c.Ints, Floats: c.Floats, Bools: c.Bools, Binaries: c.Binary}
+		cols[i] = pb.Column{Nulls: c.Nulls, Ints: c.Ints, Floats: c.Floats, Bools: c.Bools, Binaries: c.Binary}
+		if len(c.Strings) > 0 {
+			cols[i].Strings = packStrings(c.Strings)
+		}
 		out.Columns[i] = &cols[i]
 	}
 	return out
@@ -124,23 +128,80 @@ func pageToPB(p *sdk.Page) *pb.Page {
 
 func pageFromPB(p *pb.Page) (*sdk.Page, error) {
 	out := &sdk.Page{
-		Fields:   p.Fields,
-		IDs:      p.Ids,
-		Versions: p.Versions,
-		Deletes:  p.Deletes,
-		Cursor:   p.Cursor,
-		Token:    p.Token,
-		Last:     p.Last,
-		Columns:  make([]sdk.Column, len(p.Columns)),
+		Fields:  p.Fields,
+		Deletes: p.Deletes,
+		Cursor:  p.Cursor,
+		Token:   p.Token,
+		Last:    p.Last,
+		Columns: make([]sdk.Column, len(p.Columns)),
+	}
+	var err error
+	if out.IDs, err = unpackStrings(p.Ids); err != nil {
+		return nil, fmt.Errorf("plugin sent malformed ids: %w", err)
+	}
+	if out.Versions, err = unpackStrings(p.Versions); err != nil {
+		return nil, fmt.Errorf("plugin sent malformed versions: %w", err)
 	}
 	for i, c := range p.Columns {
 		if c == nil {
 			continue
 		}
-		out.Columns[i] = sdk.Column{Nulls: c.Nulls, Strings: c.Strings, Ints: c.Ints, Floats: c.Floats, Bools: c.Bools, Binary: c.Binaries}
+		col := sdk.Column{Nulls: c.Nulls, Ints: c.Ints, Floats: c.Floats, Bools: c.Bools, Binary: c.Binaries}
+		if col.Strings, err = unpackStrings(c.Strings); err != nil {
+			return nil, fmt.Errorf("plugin sent a malformed column %d: %w", i, err)
+		}
+		out.Columns[i] = col
 	}
 	if err := out.Validate(nil); err != nil {
 		return nil, fmt.Errorf("plugin sent a malformed page: %w", err)
+	}
+	return out, nil
+}
+
+// packStrings concatenates ss into one byte string with their lengths.
+func packStrings(ss []string) *pb.Strings {
+	if len(ss) == 0 {
+		return nil
+	}
+	total := 0
+	lengths := make([]uint32, len(ss))
+	for i, s := range ss {
+		lengths[i] = uint32(len(s))
+		total += len(s)
+	}
+	data := make([]byte, 0, total)
+	for _, s := range ss {
+		data = append(data, s...)
+	}
+	return &pb.Strings{Data: data, Lengths: lengths}
+}
+
+// unpackStrings is packStrings' inverse: one string conversion for the whole
+// run, then every value is a slice of it (no allocation per value). Lengths
+// must add up to the data exactly and every value must be valid UTF-8.
+func unpackStrings(p *pb.Strings) ([]string, error) {
+	if p == nil || len(p.Lengths) == 0 {
+		if p != nil && len(p.Data) != 0 {
+			return nil, fmt.Errorf("%d bytes of text with no lengths", len(p.Data))
+		}
+		return nil, nil
+	}
+	all := string(p.Data)
+	out := make([]string, len(p.Lengths))
+	off := 0
+	for i, n := range p.Lengths {
+		if uint64(n) > uint64(len(all)-off) {
+			return nil, fmt.Errorf("text value %d runs past the data (%d bytes)", i, len(all))
+		}
+		s := all[off : off+int(n)]
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("text value %d is not valid UTF-8", i)
+		}
+		out[i] = s
+		off += int(n)
+	}
+	if off != len(all) {
+		return nil, fmt.Errorf("%d bytes of text left over", len(all)-off)
 	}
 	return out, nil
 }
