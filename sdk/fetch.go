@@ -136,6 +136,9 @@ func (f *Filter) validate(e *Entity, depth int) error {
 	if want < 0 && len(f.Values) == 0 {
 		return fmt.Errorf("filter: %s %s needs at least one value", f.Field, f.Op)
 	}
+	if (f.Op == OpLike || f.Op == OpBeginsWith) && f.Values[0].Kind() != KindString {
+		return fmt.Errorf("filter: %s %s needs a text value", f.Field, f.Op)
+	}
 	for _, v := range f.Values {
 		if v.IsNull() {
 			return fmt.Errorf("filter: %s %s compares with null; use null or not-null", f.Field, f.Op)
@@ -145,9 +148,6 @@ func (f *Filter) validate(e *Entity, depth int) error {
 				return fmt.Errorf("filter: %s %s: %w", f.Field, f.Op, err)
 			}
 		}
-	}
-	if (f.Op == OpLike || f.Op == OpBeginsWith) && f.Values[0].Kind() != KindString {
-		return fmt.Errorf("filter: %s %s needs a text value", f.Field, f.Op)
 	}
 	return nil
 }
