@@ -1,0 +1,329 @@
+// Package engine runs fieldsync's sync cycle on a device: prepare, upload
+// the outbox, download every entity, clean up, and write the sync log. It
+// drives a connector (any transport) and a local store; it decides order,
+// batching, retries and parallelism, and asks conflict policies when a
+// local change meets a different server state. It knows nothing of how
+// rows are stored (store) or how a backend is reached (connectors).
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/fieldsync/fieldsync/core/conflict"
+	"github.com/fieldsync/fieldsync/core/store"
+	"github.com/fieldsync/fieldsync/sdk"
+)
+
+// EntityConfig selects an entity for the device and says how to sync it.
+type EntityConfig struct {
+	Name   string
+	Fields []string // nil: every field the backend offers
+	// Conflict names the conflict policy; empty means server-wins.
+	Conflict string
+	// Order sorts the downloads (lower first); ties keep configuration order.
+	Order int
+	// ModifiedField names the field holding the server's modification time,
+	// for last-writer-wins.
+	ModifiedField string
+}
+
+// Options configure an Engine. Store and Connector are required.
+type Options struct {
+	Store     *store.Store
+	Connector sdk.Connector
+	Logger    hclog.Logger
+	// Entities to sync; empty means every entity the backend offers.
+	Entities []EntityConfig
+
+	DownloadThreads int           // entities downloaded at once; default 3
+	PageSize        int           // rows per page; default 1000
+	UploadBatch     int           // changes per push; default 100
+	Retries         int           // attempts at a retryable failure; default 5
+	RetryBackoff    time.Duration // first wait between attempts, doubled each time; default 500ms
+
+	User, Device, AppVersion string
+	// Policies resolves policy names; nil uses conflict.Default.
+	Policies *conflict.Registry
+	// OnEvent, if set, receives progress events.
+	OnEvent func(Event)
+}
+
+// Engine syncs one device with one backend. Sync may not run twice at once.
+type Engine struct {
+	opts    Options
+	log     hclog.Logger
+	running sync.Mutex
+}
+
+// New checks opts and fills in defaults.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil || opts.Connector == nil {
+		return nil, errors.New("engine: a store and a connector are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.DownloadThreads <= 0 {
+		opts.DownloadThreads = 3
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = sdk.DefaultPageSize
+	}
+	if opts.UploadBatch <= 0 {
+		opts.UploadBatch = 100
+	}
+	if opts.Retries <= 0 {
+		opts.Retries = 5
+	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = 500 * time.Millisecond
+	}
+	if opts.Policies == nil {
+		opts.Policies = conflict.Default
+	}
+	for _, ec := range opts.Entities {
+		if _, err := opts.Policies.Lookup(policyName(ec.Conflict)); err != nil {
+			return nil, fmt.Errorf("entity %s: %w", ec.Name, err)
+		}
+	}
+	return &Engine{opts: opts, log: opts.Logger}, nil
+}
+
+func policyName(n string) string {
+	if n == "" {
+		return conflict.ServerWins
+	}
+	return n
+}
+
+// SyncOptions narrow one sync.
+type SyncOptions struct {
+	// Entities limits the cycle to these entities (a SmartSync); empty
+	// means all configured entities. Upload always sends the whole outbox,
+	// so no change waits behind a partial sync.
+	Entities []string
+}
+
+// plan is what prepare worked out for one cycle.
+type plan struct {
+	info     sdk.Info
+	schema   *sdk.Schema
+	entities []*entityPlan // download order
+	rank     map[string]int
+	byName   map[string]*entityPlan
+}
+
+type entityPlan struct {
+	cfg    EntityConfig
+	ent    *sdk.Entity
+	fields []string
+	kinds  []sdk.Kind
+	policy conflict.Policy
+}
+
+// Sync runs one cycle and returns its log, which is also stored. The error
+// is non-nil when the cycle failed (the log says where); a cancelled context
+// stops the cycle between pages and batches, keeping what was committed.
+func (e *Engine) Sync(ctx context.Context, so SyncOptions) (*Log, error) {
+	e.running.Lock()
+	defer e.running.Unlock()
+	lg := &Log{
+		User: e.opts.User, Device: e.opts.Device, AppVersion: e.opts.AppVersion,
+		Platform: runtime.GOOS + "/" + runtime.GOARCH, Started: time.Now().UTC(),
+	}
+	err := e.cycle(ctx, so, lg)
+	lg.Ended = time.Now().UTC()
+	switch {
+	case errors.Is(err, context.Canceled):
+		lg.Result = "canceled"
+	case err != nil || len(lg.Errors) > 0:
+		lg.Result = "failed"
+		if err != nil && !hasError(lg, err) {
+			lg.addError("sync", "", err)
+		}
+	default:
+		lg.Result = "ok"
+	}
+	// The log is written even when the cycle was cancelled: a fresh
+	// context, bounded, so a cancelled sync still leaves its record.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if id, werr := e.saveLog(wctx, lg); werr != nil {
+		e.log.Error("writing the sync log failed", "error", werr)
+	} else {
+		lg.ID = id
+	}
+	lg.Phases = append(lg.Phases, PhaseLog{"finalize", time.Since(start).Milliseconds()})
+	if err == nil && lg.Result == "failed" {
+		err = fmt.Errorf("sync finished with %d error(s); first: %s", len(lg.Errors), lg.Errors[0].Message)
+	}
+	return lg, err
+}
+
+func (e *Engine) cycle(ctx context.Context, so SyncOptions, lg *Log) error {
+	phase := func(name string, fn func() error) error {
+		start := time.Now()
+		e.emit(Event{Phase: name})
+		err := fn()
+		lg.Phases = append(lg.Phases, PhaseLog{name, time.Since(start).Milliseconds()})
+		e.emit(Event{Phase: name, Done: true, Err: err})
+		return err
+	}
+	var p *plan
+	if err := phase("prepare", func() (err error) {
+		p, err = e.prepare(ctx, so)
+		if p != nil {
+			lg.Connector = p.info.Name
+		}
+		return err
+	}); err != nil {
+		lg.addError("prepare", "", err)
+		return err
+	}
+	// Upload first, so the server has the device's changes even if a later
+	// phase fails. An upload failure does not stop the download: the device
+	// still gets the server's changes, and its own wait in the outbox.
+	if err := phase("upload", func() error { return e.upload(ctx, p, lg) }); err != nil && ctx.Err() != nil {
+		return err
+	}
+	if err := phase("download", func() error { return e.download(ctx, p, lg) }); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return phase("cleanup", func() error { return e.cleanup(ctx, lg) })
+}
+
+func (e *Engine) emit(ev Event) {
+	if e.opts.OnEvent != nil {
+		e.opts.OnEvent(ev)
+	}
+}
+
+// prepare reads the backend's schema, checks the configuration against it,
+// sets up every entity's table (a changed field selection means that entity
+// alone is downloaded again) and works out the orders.
+func (e *Engine) prepare(ctx context.Context, so SyncOptions) (*plan, error) {
+	info, err := e.opts.Connector.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connector info: %w", err)
+	}
+	schema, err := e.opts.Connector.Schema(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connector schema: %w", err)
+	}
+	if err := schema.Validate(); err != nil {
+		return nil, err
+	}
+	cfgs := e.opts.Entities
+	if len(cfgs) == 0 {
+		for _, ent := range schema.Entities {
+			cfgs = append(cfgs, EntityConfig{Name: ent.Name})
+		}
+	}
+	p := &plan{info: info, schema: schema, byName: map[string]*entityPlan{}}
+	for i, cfg := range cfgs {
+		ent := schema.Entity(cfg.Name)
+		if ent == nil {
+			return nil, fmt.Errorf("entity %q is configured but the %s backend has no such entity", cfg.Name, info.Name)
+		}
+		if cfg.Order == 0 {
+			cfg.Order = i + 1
+		}
+		pol, err := e.opts.Policies.Lookup(policyName(cfg.Conflict))
+		if err != nil {
+			return nil, fmt.Errorf("entity %s: %w", cfg.Name, err)
+		}
+		ep := &entityPlan{cfg: cfg, ent: ent, policy: pol, fields: cfg.Fields}
+		if ep.fields == nil {
+			ep.fields = ent.FieldNames()
+		}
+		for _, f := range ep.fields {
+			fd := ent.Field(f)
+			if fd == nil {
+				return nil, fmt.Errorf("entity %s: the backend has no field %q", cfg.Name, f)
+			}
+			ep.kinds = append(ep.kinds, fd.Type.Kind())
+		}
+		if _, err := e.opts.Store.EnsureEntity(ctx, *ent, ep.fields); err != nil {
+			return nil, fmt.Errorf("set up %s: %w", cfg.Name, err)
+		}
+		p.byName[cfg.Name] = ep
+		p.entities = append(p.entities, ep)
+	}
+	sort.SliceStable(p.entities, func(i, j int) bool { return p.entities[i].cfg.Order < p.entities[j].cfg.Order })
+	p.rank = dependencyRank(p.entities)
+	if len(so.Entities) > 0 {
+		var subset []*entityPlan
+		for _, name := range so.Entities {
+			ep, ok := p.byName[name]
+			if !ok {
+				return nil, fmt.Errorf("entity %q is not configured for sync", name)
+			}
+			subset = append(subset, ep)
+		}
+		sort.SliceStable(subset, func(i, j int) bool { return subset[i].cfg.Order < subset[j].cfg.Order })
+		p.entities = subset
+	}
+	return p, nil
+}
+
+// dependencyRank orders entities so that every parent (an entity another
+// one references through a lookup or relationship) ranks before its
+// children. Cycles are broken by configuration order.
+func dependencyRank(eps []*entityPlan) map[string]int {
+	parents := map[string][]string{}
+	for _, ep := range eps {
+		for _, f := range ep.ent.Fields {
+			if f.Type == sdk.TypeLookup && f.Target != "" && f.Target != ep.ent.Name {
+				parents[ep.ent.Name] = append(parents[ep.ent.Name], f.Target)
+			}
+		}
+		for _, r := range ep.ent.Relations {
+			if r.Parent != ep.ent.Name {
+				parents[ep.ent.Name] = append(parents[ep.ent.Name], r.Parent)
+			}
+		}
+	}
+	rank := map[string]int{}
+	visiting := map[string]bool{}
+	var visit func(n string)
+	visit = func(n string) {
+		if _, done := rank[n]; done || visiting[n] {
+			return
+		}
+		visiting[n] = true
+		for _, p := range parents[n] {
+			visit(p)
+		}
+		visiting[n] = false
+		rank[n] = len(rank)
+	}
+	for _, ep := range eps {
+		visit(ep.ent.Name)
+	}
+	return rank
+}
+
+func (l *Log) addError(phase, entity string, err error) {
+	l.Errors = append(l.Errors, ErrorLog{
+		Phase: phase, Entity: entity, Message: err.Error(),
+		Kind: string(sdk.KindOf(err)), Retryable: sdk.IsRetryable(err),
+	})
+}
+
+func hasError(l *Log, err error) bool {
+	for _, e := range l.Errors {
+		if e.Message == err.Error() {
+			return true
+		}
+	}
+	return false
+}

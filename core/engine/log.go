@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"time"
+)
+
+// Log is the record of one sync cycle: what the device did, how long each
+// phase took, what moved per entity, and every error with its cause. It is
+// stored in the device database and can be printed as JSON.
+type Log struct {
+	ID         int64     `json:"id,omitempty"`
+	User       string    `json:"user"`
+	Device     string    `json:"device"`
+	Platform   string    `json:"platform"`
+	AppVersion string    `json:"app_version,omitempty"`
+	Connector  string    `json:"connector"`
+	Started    time.Time `json:"started"`
+	Ended      time.Time `json:"ended"`
+	// Result is ok, failed (something could not be done; see Errors),
+	// or canceled.
+	Result   string      `json:"result"`
+	Entities []EntityLog `json:"entities"`
+	Phases   []PhaseLog  `json:"phases"`
+	Upload   UploadLog   `json:"upload"`
+	Cleanup  CleanupLog  `json:"cleanup"`
+	Errors   []ErrorLog  `json:"errors,omitempty"`
+	// Hints point at settings that look wrong for what this sync saw.
+	Hints []string `json:"hints,omitempty"`
+}
+
+// PhaseLog is the time one phase took.
+type PhaseLog struct {
+	Name string `json:"name"`
+	Ms   int64  `json:"ms"`
+}
+
+// EntityLog is what one entity's download did.
+type EntityLog struct {
+	Name        string  `json:"name"`
+	Mode        string  `json:"mode"` // full, resume (an interrupted full read), incremental, resync (token expired)
+	Received    int     `json:"received"`
+	Upserted    int     `json:"upserted"`
+	Unchanged   int     `json:"unchanged"`
+	Deleted     int     `json:"deleted"`
+	Conflicts   int     `json:"conflicts"`
+	Parked      int     `json:"parked"`
+	Pages       int     `json:"pages"`
+	Bytes       int64   `json:"bytes"`
+	Ms          int64   `json:"ms"`
+	MsPerRecord float64 `json:"ms_per_record"`
+	Calls       int     `json:"calls"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// UploadLog is what the upload phase did.
+type UploadLog struct {
+	Changes   int   `json:"changes"`
+	Created   int   `json:"created"`
+	Updated   int   `json:"updated"`
+	Deleted   int   `json:"deleted"`
+	Conflicts int   `json:"conflicts"`
+	Parked    int   `json:"parked"`
+	Failed    int   `json:"failed"`
+	Retried   int   `json:"retried"`
+	Batches   int   `json:"batches"`
+	Calls     int   `json:"calls"`
+	Ms        int64 `json:"ms"`
+}
+
+// CleanupLog is what housekeeping removed.
+type CleanupLog struct {
+	ResolvedConflicts int `json:"resolved_conflicts"`
+	OldLogs           int `json:"old_logs"`
+}
+
+// ErrorLog is one error: where it happened, what it says, and whether
+// trying again may help.
+type ErrorLog struct {
+	Phase     string `json:"phase"`
+	Entity    string `json:"entity,omitempty"`
+	Message   string `json:"message"`
+	Kind      string `json:"kind"`
+	Retryable bool   `json:"retryable"`
+}
+
+// Counts sums the download counters over entities.
+func (l *Log) Counts() (received, upserted, deleted int) {
+	for _, e := range l.Entities {
+		received += e.Received
+		upserted += e.Upserted
+		deleted += e.Deleted
+	}
+	return
+}

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fieldsync/fieldsync/sdk"
+)
+
+// PageStats counts what one page did to the local table.
+type PageStats struct {
+	Upserted  int // rows written (rows whose version did not change are not rewritten)
+	Unchanged int // rows skipped because the local copy had the same version
+	Deleted   int // rows deleted (from Deletes, and at the end of a resync)
+	Conflicts int // rows with local changes, settled by the resolver
+	Parked    int // of those, parked for a person
+}
+
+// ApplyPage writes one downloaded page of entity in one transaction,
+// together with its cursor (and, on the last page, the new change token), so
+// a crash anywhere leaves the download resumable from the page after the last
+// one committed. Rows with local changes are not overwritten: resolve decides
+// each of them, inside the same transaction.
+//
+// The page must have passed Page.Validate with the entity's field kinds, in
+// the order EnsureEntity selected.
+func (s *Store) ApplyPage(ctx context.Context, entity string, p *sdk.Page, resolve Resolver) (PageStats, error) {
+	var stats PageStats
+	err := s.write(ctx, applied, func() error {
+		t, err := s.table(entity)
+		if err != nil {
+			return err
+		}
+		if len(p.Fields) != len(t.fields) {
+			return fmt.Errorf("store: page of %s has %d fields, the table %d", entity, len(p.Fields), len(t.fields))
+		}
+		for j, f := range t.fields {
+			if p.Fields[j] != f.Name {
+				return fmt.Errorf("store: page of %s has field %q where the table has %q", entity, p.Fields[j], f.Name)
+			}
+		}
+		st, err := s.state(entity)
+		if err != nil {
+			return err
+		}
+		pending, err := s.pendingIDs(entity)
+		if err != nil {
+			return err
+		}
+		var conflicts []Conflict
+		sql := t.upsertSQL
+		if st.Mode == ModeBulk {
+			sql = t.insertSQL
+		} else if err := s.ensureIndex(t); err != nil {
+			return err
+		}
+		ins, err := s.prep(sql)
+		if err != nil {
+			return err
+		}
+		nf := len(t.fields)
+		for i, id := range p.IDs {
+			if pending[id] {
+				rec := p.Row(t.kinds, i)
+				conflicts = append(conflicts, Conflict{Remote: &rec})
+				continue
+			}
+			ins.BindText(1, id)
+			for j := range t.fields {
+				if err := bindColumn(ins, j+2, t.fields[j].Type, t.kinds[j], &p.Columns[j], i); err != nil {
+					return err
+				}
+			}
+			if i < len(p.Versions) {
+				ins.BindText(nf+2, p.Versions[i])
+			} else {
+				ins.BindNull(nf + 2)
+			}
+			if err := ins.Exec(); err != nil {
+				return fmt.Errorf("store: write %s %s: %w", entity, id, err)
+			}
+			if s.db.Changes() > 0 {
+				stats.Upserted++
+			} else {
+				stats.Unchanged++
+			}
+		}
+		if st.Mode == ModeResync {
+			for _, id := range p.IDs {
+				if err := s.exec("INSERT OR IGNORE INTO _fs_seen (entity, id) VALUES (?, ?)", entity, id); err != nil {
+					return err
+				}
+			}
+		}
+		for _, id := range p.Deletes {
+			if pending[id] {
+				conflicts = append(conflicts, Conflict{Remote: nil, RemoteDeleted: true, Change: &Change{ID: id}})
+				continue
+			}
+			if err := s.exec(t.deleteSQL, id); err != nil {
+				return err
+			}
+			stats.Deleted += int(s.db.Changes())
+		}
+		for _, c := range conflicts {
+			id := c.Change.GetID(c.Remote)
+			ch, err := s.rowChange(t, id)
+			if err != nil {
+				return err
+			}
+			if ch == nil {
+				continue
+			}
+			c.Change = ch
+			out, err := resolve(&t.ent, c)
+			if err != nil {
+				return fmt.Errorf("resolve conflict on %s %s: %w", entity, id, err)
+			}
+			parked, err := s.settle(t, c, out)
+			if err != nil {
+				return err
+			}
+			stats.Conflicts++
+			if parked != 0 {
+				stats.Parked++
+			}
+		}
+		if !p.Last {
+			return s.exec("UPDATE _fs_entity SET cursor = ? WHERE entity = ?", p.Cursor, entity)
+		}
+		n, err := s.finish(t, st.Mode)
+		stats.Deleted += n
+		if err != nil {
+			return err
+		}
+		return s.exec("UPDATE _fs_entity SET mode = 'ready', token = ?, cursor = NULL, last_sync_at = ? WHERE entity = ?", p.Token, nowMicro(), entity)
+	})
+	return stats, err
+}
+
+// GetID is the id a conflict is about: the change's, or the remote row's.
+func (c *Change) GetID(remote *sdk.Record) string {
+	if c != nil {
+		return c.ID
+	}
+	return remote.ID
+}
+
+// finish completes a full download: a bulk load gets its key index, a
+// resync drops the rows the server no longer has (but never a row with a
+// local change).
+func (s *Store) finish(t *table, mode Mode) (deleted int, err error) {
+	switch mode {
+	case ModeBulk:
+		return 0, s.ensureIndex(t)
+	case ModeResync:
+		err := s.exec(fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s NOT IN (SELECT id FROM _fs_seen WHERE entity = ?)
+			AND %[2]s NOT IN (SELECT id FROM _fs_outbox WHERE entity = ?)`, quoteIdent(t.name), quoteIdent(t.pk)), t.name, t.name)
+		if err != nil {
+			return 0, err
+		}
+		deleted = int(s.db.Changes())
+		return deleted, s.exec("DELETE FROM _fs_seen WHERE entity = ?", t.name)
+	}
+	return 0, nil
+}
