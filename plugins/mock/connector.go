@@ -20,6 +20,10 @@ type Connector struct {
 	user  string
 	log   hclog.Logger
 	owned bool // Close closes srv
+	// serverIDs makes the server assign every created row's id, as
+	// backends without client-assigned ids do (the engine then renames
+	// rows created offline).
+	serverIDs bool
 }
 
 var (
@@ -39,6 +43,9 @@ type Options struct {
 	Logger hclog.Logger
 	// PoolSize bounds the SQLite connections (default 4).
 	PoolSize int
+	// ServerIDs makes the server ignore client-chosen ids on create and
+	// assign its own, like a backend without the client-ids capability.
+	ServerIDs bool
 }
 
 // New opens a connector on the server file at path, for direct Go use.
@@ -49,6 +56,7 @@ func New(ctx context.Context, path string, opts Options) (*Connector, error) {
 	}
 	c := srv.Connector(opts.User)
 	c.owned = true
+	c.serverIDs = opts.ServerIDs
 	return c, nil
 }
 
@@ -58,6 +66,7 @@ func New(ctx context.Context, path string, opts Options) (*Connector, error) {
 //	create  "true" lays out a new file with the default model if needed
 //	user    the name the request log records for this connector
 //	pool    the number of SQLite connections at most (default 4)
+//	server_ids  "true": the server assigns ids on create (no client ids)
 func Factory(ctx context.Context, settings map[string]string, logger hclog.Logger) (sdk.Connector, error) {
 	path := settings["path"]
 	if path == "" {
@@ -70,6 +79,13 @@ func Factory(ctx context.Context, settings map[string]string, logger hclog.Logge
 			return nil, sdk.Errorf(sdk.Permanent, "mock: setting \"create\" = %q is not a boolean", v)
 		}
 		opts.Create = b
+	}
+	if v, ok := settings["server_ids"]; ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return nil, sdk.Errorf(sdk.Permanent, "mock: setting \"server_ids\" = %q is not a boolean", v)
+		}
+		opts.ServerIDs = b
 	}
 	if v, ok := settings["pool"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -92,14 +108,11 @@ func (c *Connector) Server() *Server { return c.srv }
 
 // Info names the connector and lists its capabilities.
 func (c *Connector) Info(ctx context.Context) (sdk.Info, error) {
-	return sdk.Info{
-		Name:          "mock",
-		Version:       Version,
-		ProtocolMinor: sdk.ProtocolMinor,
-		Capabilities: []sdk.Capability{
-			sdk.CapDocuments, sdk.CapNativeDeletes, sdk.CapClientIDs, sdk.CapServerSideFilters,
-		},
-	}, nil
+	caps := []sdk.Capability{sdk.CapDocuments, sdk.CapNativeDeletes, sdk.CapServerSideFilters}
+	if !c.serverIDs {
+		caps = append(caps, sdk.CapClientIDs)
+	}
+	return sdk.Info{Name: "mock", Version: Version, ProtocolMinor: sdk.ProtocolMinor, Capabilities: caps}, nil
 }
 
 // Schema describes the entities of the server file.
@@ -113,7 +126,13 @@ func (c *Connector) Schema(ctx context.Context) (_ *sdk.Schema, err error) {
 	if err := st.inject(); err != nil {
 		return nil, err
 	}
-	return cloneSchema(&snap.schema), nil
+	out := cloneSchema(&snap.schema)
+	if c.serverIDs {
+		for i := range out.Entities {
+			out.Entities[i].Capabilities.ClientIDs = false
+		}
+	}
+	return out, nil
 }
 
 // Close releases the connector's connections (if it owns its server).

@@ -97,3 +97,25 @@ func TestContract(t *testing.T) {
 		}
 	}
 }
+
+// The suite also passes when the server assigns ids (no client ids).
+func TestContractServerIDs(t *testing.T) {
+	contracttest.Run(t, contracttest.Config{
+		Entity: "account",
+		NewBackend: func(t *testing.T) contracttest.Backend {
+			path := filepath.Join(t.TempDir(), "server.db")
+			srv, err := Create(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			return &contractBackend{srv: srv, open: func(t *testing.T, path string) sdk.Connector {
+				c, err := Factory(context.Background(), map[string]string{"path": path, "server_ids": "true"}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}}
+		},
+	})
+}

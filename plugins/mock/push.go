@@ -40,7 +40,11 @@ func (c *Connector) Push(ctx context.Context, req sdk.PushRequest) (_ *sdk.PushR
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			res, err := applyChange(cn, snap, &req.Changes[i])
+			ch := req.Changes[i]
+			if c.serverIDs && ch.Op == sdk.OpCreate {
+				ch.ID = "" // the server assigns the id
+			}
+			res, err := applyChange(cn, snap, &ch)
 			if err != nil {
 				return fmt.Errorf("change %d (%s): %w", i, req.Changes[i].ChangeID, err)
 			}
