@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -73,6 +74,10 @@ func (s *Store) EnsureEntity(ctx context.Context, ent sdk.Entity, fields []strin
 		return false, err
 	}
 	sig := strings.Join(fieldNames(t.fields), ",")
+	schemaJSON, err := json.Marshal(ent)
+	if err != nil {
+		return false, err
+	}
 	err = s.write(ctx, local, func() error {
 		if err := s.db.Exec(t.createSQL()); err != nil {
 			return fmt.Errorf("create table %s: %w", t.name, err)
@@ -107,14 +112,14 @@ func (s *Store) EnsureEntity(ctx context.Context, ent sdk.Entity, fields []strin
 				return err
 			}
 			resync = true
-			return s.exec("INSERT INTO _fs_entity (entity, fields, mode) VALUES (?, ?, 'new')", t.name, sig)
+			return s.exec("INSERT INTO _fs_entity (entity, fields, mode, schema) VALUES (?, ?, 'new', ?)", t.name, sig, string(schemaJSON))
 		case st.ColumnText(0) != sig:
 			st.Reset()
 			resync = true
-			return s.exec("UPDATE _fs_entity SET fields = ?, mode = 'new', token = NULL, cursor = NULL WHERE entity = ?", sig, t.name)
+			return s.exec("UPDATE _fs_entity SET fields = ?, schema = ?, mode = 'new', token = NULL, cursor = NULL WHERE entity = ?", sig, string(schemaJSON), t.name)
 		}
 		st.Reset()
-		return nil
+		return s.exec("UPDATE _fs_entity SET schema = ? WHERE entity = ?", string(schemaJSON), t.name)
 	})
 	if err != nil {
 		return false, err

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,11 +57,58 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err == nil {
 		err = db.Exec(metaSchema)
 	}
+	if err == nil {
+		err = s.loadTables()
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// loadTables sets up the tables of entities synced before, from the schema
+// stored with them, so conflicts, status and logs read offline.
+func (s *Store) loadTables() error {
+	st, _, err := s.db.Prepare("SELECT entity, fields, schema FROM _fs_entity WHERE schema IS NOT NULL")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for st.Step() {
+		var ent sdk.Entity
+		if err := json.Unmarshal([]byte(st.ColumnText(2)), &ent); err != nil {
+			return fmt.Errorf("entity %s: stored schema: %w", st.ColumnText(0), err)
+		}
+		var fields []string
+		if f := st.ColumnText(1); f != "" {
+			fields = strings.Split(f, ",")
+		} else {
+			fields = []string{}
+		}
+		t, err := newTable(ent, fields)
+		if err != nil {
+			return fmt.Errorf("entity %s: %w", st.ColumnText(0), err)
+		}
+		t.indexed, err = s.hasIndex(t.indexName())
+		if err != nil {
+			return err
+		}
+		s.ents[t.name] = t
+	}
+	return st.Err()
+}
+
+// Entities lists the entities set up in the store, sorted by name.
+func (s *Store) Entities() []sdk.Entity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []sdk.Entity
+	for _, t := range s.ents {
+		out = append(out, t.ent)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // metaSchema is the engine's bookkeeping. Every statement is idempotent.
@@ -83,6 +133,7 @@ CREATE INDEX IF NOT EXISTS _fs_outbox_row ON _fs_outbox(entity, id);
 CREATE TABLE IF NOT EXISTS _fs_entity (
 	entity       TEXT PRIMARY KEY,
 	fields       TEXT NOT NULL,       -- selected fields, comma-separated: a change means a resync
+	schema       TEXT,                -- the entity as the backend described it (JSON), so the store works offline
 	mode         TEXT NOT NULL,       -- new | bulk | resync | ready
 	token        BLOB,
 	cursor       BLOB,
