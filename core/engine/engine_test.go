@@ -173,3 +173,17 @@ func TestFirstSyncAndBothWays(t *testing.T) {
 		t.Fatalf("%d changes left in the outbox", got)
 	}
 }
+
+func (w *world) text(sql string) string {
+	w.t.Helper()
+	out, err := w.srv.QueryText(context.Background(), sql)
+	if err != nil {
+		w.t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+var (
+	keepLocal  = store.Outcome{Kind: store.KeepLocal}
+	keepRemote = store.Outcome{Kind: store.KeepRemote}
+)

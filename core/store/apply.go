@@ -112,6 +112,14 @@ func (s *Store) ApplyPage(ctx context.Context, entity string, p *sdk.Page, resol
 				continue
 			}
 			c.Change = ch
+			if ch.State == StateConflict {
+				// Already parked for a person: keep the local row, and let
+				// the parked conflict show the server's newest row.
+				if err := s.refreshParked(t, id, c.Remote); err != nil {
+					return err
+				}
+				continue
+			}
 			out, err := resolve(&t.ent, c)
 			if err != nil {
 				return fmt.Errorf("resolve conflict on %s %s: %w", entity, id, err)
@@ -163,4 +171,19 @@ func (s *Store) finish(t *table, mode Mode) (deleted int, err error) {
 		return deleted, s.exec("DELETE FROM _fs_seen WHERE entity = ?", t.name)
 	}
 	return 0, nil
+}
+
+// refreshParked updates an open conflict with the server's newest row, so a
+// person decides against what the server holds now.
+func (s *Store) refreshParked(t *table, id string, remote *sdk.Record) error {
+	var vals, version string
+	if remote != nil {
+		var err error
+		if vals, err = valuesToJSON(&t.ent, remote.Values, false); err != nil {
+			return err
+		}
+		version = remote.Version
+	}
+	return s.exec(`UPDATE _fs_conflict SET remote = ?, remote_version = ?, remote_deleted = ?
+		WHERE entity = ? AND record_id = ? AND resolved_at IS NULL`, nilIfEmpty(vals), version, remote == nil, t.name, id)
 }

@@ -272,6 +272,29 @@ func (s *Server) QueryInt(ctx context.Context, sql string, args ...any) (int64, 
 	return n, sqlErr(ctx, "query", err)
 }
 
+// QueryText runs a query returning one text value ("" for no row or null);
+// a test and demo helper.
+func (s *Server) QueryText(ctx context.Context, sql string, args ...any) (string, error) {
+	c, err := s.db.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer s.db.put(c)
+	st, _, err := c.db.Prepare(sql)
+	if err != nil {
+		return "", sqlErr(ctx, "query", err)
+	}
+	defer st.Close()
+	if err := bindAll(st, 1, args...); err != nil {
+		return "", err
+	}
+	out := ""
+	if st.Step() {
+		out = st.ColumnText(0)
+	}
+	return out, sqlErr(ctx, "query", st.Err())
+}
+
 // Version returns the version clock: the highest version handed out.
 func (s *Server) Version(ctx context.Context) (int64, error) {
 	return s.QueryInt(ctx, `SELECT version FROM _clock`)
