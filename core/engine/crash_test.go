@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/core/store"
 	"github.com/fieldsync/fieldsync/plugins/mock"
+	"github.com/fieldsync/fieldsync/sdk"
 )
 
 // The crash tests run a sync in a child process (this test binary, re-run
@@ -30,7 +31,10 @@ func TestMain(m *testing.M) {
 }
 
 // crashChild syncs the device at dev against server srv and prints a line
-// per event, until it is killed. spec is "srv|dev|pageSize|batch|serverIDs".
+// per event, until it is killed. spec is
+// "srv|dev|pageSize|batch|serverIDs[|dieAfterPush]": with dieAfterPush = n,
+// the child SIGKILLs itself the moment the n-th push has been applied by
+// the server, before the device records the answer: the worst moment.
 func crashChild(spec string) int {
 	parts := strings.Split(spec, "|")
 	ctx := context.Background()
@@ -44,9 +48,13 @@ func crashChild(spec string) int {
 		fmt.Println("error", err)
 		return 1
 	}
-	var page, batch int
+	var page, batch, die int
 	fmt.Sscan(parts[2], &page)
 	fmt.Sscan(parts[3], &batch)
+	if len(parts) > 5 {
+		fmt.Sscan(parts[5], &die)
+		conn = &dieAfterPush{Connector: conn.(*mock.Connector), n: die}
+	}
 	eng, err := New(Options{Store: st, Connector: conn, Entities: allThree, PageSize: page, UploadBatch: batch,
 		OnEvent: func(ev Event) {
 			if ev.Records > 0 && !ev.Done {
@@ -65,9 +73,42 @@ func crashChild(spec string) int {
 	return 0
 }
 
+// dieAfterPush kills its own process with SIGKILL right after the n-th
+// push returns: the server committed the batch, the device never hears.
+type dieAfterPush struct {
+	*mock.Connector
+	n, pushes int
+}
+
+func (d *dieAfterPush) Push(ctx context.Context, req sdk.PushRequest) (*sdk.PushResponse, error) {
+	resp, err := d.Connector.Push(ctx, req)
+	if d.pushes++; d.pushes == d.n {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	return resp, err
+}
+
+// dieAt runs the child until it kills itself after its n-th push.
+func dieAt(t *testing.T, srv, dev string, batch, n int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|100|%d|true|%d", envCrashChild, srv, dev, batch, n))
+	out, err := cmd.Output()
+	if err == nil || strings.Contains(string(out), "done") {
+		t.Fatalf("the child was to die after push %d but ended: %v\n%s", n, err, out)
+	}
+}
+
 // killAfter runs the child and SIGKILLs it after it printed n lines of the
 // given phase. It reports whether the kill happened before the child ended.
 func killAfter(t *testing.T, srv, dev string, page, batch int, serverIDs bool, phase string, n int) bool {
+	return killAfterDelay(t, srv, dev, page, batch, serverIDs, phase, n, 0)
+}
+
+// killAfterDelay is killAfter with a pause between the n-th line and the
+// kill, so kills land at different points of the child's next step.
+func killAfterDelay(t *testing.T, srv, dev string, page, batch int, serverIDs bool, phase string, n int, delay time.Duration) bool {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|%d|%d|%v", envCrashChild, srv, dev, page, batch, serverIDs))
@@ -91,6 +132,9 @@ func killAfter(t *testing.T, srv, dev string, page, batch int, serverIDs bool, p
 		if strings.HasPrefix(line, phase+" ") {
 			seen++
 			if seen == n {
+				if delay > 0 {
+					time.Sleep(delay)
+				}
 				cmd.Process.Signal(syscall.SIGKILL)
 				killed = true
 				break
@@ -148,8 +192,19 @@ func TestKillDuringUploadDuplicatesNothing(t *testing.T) {
 	}
 	d.store.Close() // the child takes over the device file
 	d.app.Close()
-	for i, n := range []int{2, 9, 17} {
-		if !killAfter(t, w.srv.Path(), dev, 100, 10, true, "upload", n) && i == 0 {
+	// Three runs die at the worst moment: the server applied the batch and
+	// the device never recorded it.
+	for _, n := range []int{1, 2, 1} {
+		dieAt(t, w.srv.Path(), dev, 10, n)
+	}
+	// Then each run uploads a few batches and is killed at a different point of
+	// the next one: before it leaves, while the server applies it, or after
+	// the server committed it but before the device recorded the answer.
+	// (With the change ids not kept across attempts, this test finds
+	// duplicates on the server.)
+	for i, n := range []int{2, 3, 3, 3, 3, 3, 3} {
+		delay := time.Duration(i) * 300 * time.Microsecond
+		if !killAfterDelay(t, w.srv.Path(), dev, 100, 10, true, "upload", n, delay) && i == 0 {
 			t.Fatal("the child finished before it could be killed")
 		}
 	}
