@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fieldsync/fieldsync/plugins/mock"
 )
@@ -135,7 +136,7 @@ func TestExpiredTokenResyncsOneEntity(t *testing.T) {
 
 func TestRetriesThroughFaults(t *testing.T) {
 	w := newWorld(t, 30)
-	d := w.device("dev", allThree, func(o *Options) { o.Retries = 30; o.PageSize = 10 })
+	d := w.device("dev", allThree, func(o *Options) { o.Retries = 30; o.PageSize = 10; o.MaxBackoff = 4 * time.Millisecond })
 	d.sync()
 	d.exec("UPDATE account SET city = 'Flaky'")
 	if err := w.srv.SetFaults(context.Background(), mock.Faults{FailRate: 40}); err != nil {

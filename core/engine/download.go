@@ -98,7 +98,10 @@ func (e *Engine) downloadEntity(ctx context.Context, ep *entityPlan) (EntityLog,
 			req.Token = st.Token
 		}
 		el.Calls++
-		err = e.opts.Connector.Fetch(ctx, req, func(pg *sdk.Page) error {
+		// The connector reads the next page while the store writes this one.
+		err = sdk.Pipeline(ctx, func(ctx context.Context, emit sdk.FetchFunc) error {
+			return e.opts.Connector.Fetch(ctx, req, emit)
+		}, func(pg *sdk.Page) error {
 			if err := conform(pg, ep); err != nil {
 				return sdk.Errorf(sdk.Permanent, "%s page %d: %v", name, el.Pages+1, err)
 			}
@@ -134,7 +137,7 @@ func (e *Engine) downloadEntity(ctx context.Context, ep *entityPlan) (EntityLog,
 			if err := sleep(ctx, retryWait(err, backoff)); err != nil {
 				return el, err
 			}
-			backoff *= 2
+			backoff = min(2*backoff, e.opts.MaxBackoff)
 		default:
 			e.emit(Event{Phase: "download", Entity: name, Records: el.Received, Pages: el.Pages, Done: true, Err: err})
 			return el, err

@@ -48,6 +48,7 @@ type Options struct {
 	UploadBatch     int           // changes per push; default 100
 	Retries         int           // attempts at a retryable failure; default 5
 	RetryBackoff    time.Duration // first wait between attempts, doubled each time; default 500ms
+	MaxBackoff      time.Duration // longest wait between attempts; default 30s
 
 	User, Device, AppVersion string
 	// Policies resolves policy names; nil uses conflict.Default.
@@ -86,6 +87,10 @@ func New(opts Options) (*Engine, error) {
 	if opts.RetryBackoff <= 0 {
 		opts.RetryBackoff = 500 * time.Millisecond
 	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	opts.MaxBackoff = max(opts.MaxBackoff, opts.RetryBackoff)
 	if opts.Policies == nil {
 		opts.Policies = conflict.Default
 	}
@@ -211,13 +216,19 @@ func (e *Engine) emit(ev Event) {
 // sets up every entity's table (a changed field selection means that entity
 // alone is downloaded again) and works out the orders.
 func (e *Engine) prepare(ctx context.Context, so SyncOptions) (*plan, error) {
-	info, err := e.opts.Connector.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connector info: %w", err)
+	var info sdk.Info
+	if err := e.retry(ctx, "connector info", func() (err error) {
+		info, err = e.opts.Connector.Info(ctx)
+		return err
+	}); err != nil {
+		return nil, err
 	}
-	schema, err := e.opts.Connector.Schema(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connector schema: %w", err)
+	var schema *sdk.Schema
+	if err := e.retry(ctx, "connector schema", func() (err error) {
+		schema, err = e.opts.Connector.Schema(ctx)
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	if err := schema.Validate(); err != nil {
 		return nil, err
@@ -326,4 +337,25 @@ func hasError(l *Log, err error) bool {
 		}
 	}
 	return false
+}
+
+// retry runs fn until it succeeds, fails for good, or Retries attempts
+// failed retryably, waiting a doubling backoff (or the server's
+// Retry-After) in between.
+func (e *Engine) retry(ctx context.Context, what string, fn func() error) error {
+	backoff := e.opts.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if !sdk.IsRetryable(err) || attempt >= e.opts.Retries || ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		e.log.Warn("retrying", "call", what, "attempt", attempt, "error", err)
+		if err := sleep(ctx, retryWait(err, backoff)); err != nil {
+			return err
+		}
+		backoff = min(2*backoff, e.opts.MaxBackoff)
+	}
 }

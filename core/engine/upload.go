@@ -123,7 +123,7 @@ func (e *Engine) sendBatch(ctx context.Context, p *plan, batch []*store.Change, 
 			if err := sleep(ctx, retryWait(err, backoff)); err != nil {
 				return err
 			}
-			backoff *= 2
+			backoff = min(2*backoff, e.opts.MaxBackoff)
 			continue
 		}
 		stats, err := e.opts.Store.ApplyResults(ctx, batch, resp.Results, ep.resolver())
@@ -159,7 +159,7 @@ func (e *Engine) sendBatch(ctx context.Context, p *plan, batch []*store.Change, 
 		if err := sleep(ctx, backoff); err != nil {
 			return err
 		}
-		backoff *= 2
+		backoff = min(2*backoff, e.opts.MaxBackoff)
 	}
 }
 

@@ -152,10 +152,10 @@ func (c *Client) Schema(ctx context.Context) (*sdk.Schema, error) {
 
 // Fetch streams pages from the plugin. Each page is received, decoded and
 // checked for shape on one goroutine while fn consumes the previous one on
-// the caller's (see pipeline), and the plugin runs ahead by at most what
+// the caller's (see sdk.Pipeline), and the plugin runs ahead by at most what
 // gRPC's flow-control window holds, so memory stays flat.
 func (c *Client) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.FetchFunc) error {
-	return pipeline(ctx, func(ctx context.Context, emit sdk.FetchFunc) error {
+	return sdk.Pipeline(ctx, func(ctx context.Context, emit sdk.FetchFunc) error {
 		return c.receive(ctx, req, emit)
 	}, func(p *sdk.Page) error {
 		// gRPC may still hand out pages it buffered before a cancel; the

@@ -110,54 +110,11 @@ func (s *server) Fetch(req *pb.FetchRequest, stream pb.Connector_FetchServer) er
 	if err != nil {
 		return toStatus(sdk.Errorf(sdk.Permanent, "fetch %s: %v", req.Entity, err))
 	}
-	return toStatus(pipeline(stream.Context(), func(ctx context.Context, emit sdk.FetchFunc) error {
+	return toStatus(sdk.Pipeline(stream.Context(), func(ctx context.Context, emit sdk.FetchFunc) error {
 		return c.Fetch(ctx, r, emit)
 	}, func(p *sdk.Page) error {
 		return stream.Send(pageToPB(p))
 	}))
-}
-
-// pipelineDepth is how many pages may wait between a producer and its
-// consumer on either side of the transport.
-const pipelineDepth = 2
-
-// pipeline runs produce and consume on two goroutines joined by a short
-// queue of pages, so one page is read while the previous one is encoded and
-// sent (or received and decoded while the previous one is consumed).
-// Measured on two cores with the mock: sending on the reading goroutine left
-// the subprocess transport at 60% of in-process throughput, bounded by the
-// plugin's one busy thread. The page belongs to the consumer once queued (the
-// contract says a connector must not touch a page after handing it over).
-// The first error wins; an error on either side cancels the other.
-func pipeline(ctx context.Context, produce func(context.Context, sdk.FetchFunc) error, consume sdk.FetchFunc) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	queue := make(chan *sdk.Page, pipelineDepth)
-	consumed := make(chan error, 1)
-	go func() {
-		var err error
-		for p := range queue {
-			if err == nil {
-				if err = consume(p); err != nil {
-					cancel() // stop the producer; keep draining so it never blocks
-				}
-			}
-		}
-		consumed <- err
-	}()
-	err := produce(ctx, func(p *sdk.Page) error {
-		select {
-		case queue <- p:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
-	close(queue)
-	if cerr := <-consumed; cerr != nil {
-		return cerr
-	}
-	return err
 }
 
 func (s *server) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushResponse, error) {
