@@ -38,8 +38,15 @@ require (
 
 replace github.com/fieldsync/fieldsync/sdk => ./sdk
 
-require github.com/fieldsync/fieldsync/plugins/mock v0.0.0
+require (
+	github.com/fieldsync/fieldsync/plugins/mock v0.0.0
+	github.com/spf13/cobra v1.10.2
+	github.com/spf13/pflag v1.0.9
+)
 
-require github.com/google/go-cmp v0.7.0 // indirect
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+)
 
 replace github.com/fieldsync/fieldsync/plugins/mock => ./plugins/mock

@@ -1,0 +1,294 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// The file's schema. gohcl checks its shape (unknown attributes and blocks,
+// block labels); every attribute stays an *hcl.Attribute so that the checker
+// decodes it with a message naming the attribute, and can point at it.
+// Required attributes and blocks are declared optional for the same reason.
+type fileBody struct {
+	Store      *hcl.Attribute  `hcl:"store,optional"`
+	User       *hcl.Attribute  `hcl:"user,optional"`
+	Device     *hcl.Attribute  `hcl:"device,optional"`
+	AppVersion *hcl.Attribute  `hcl:"app_version,optional"`
+	Backends   []*backendBlock `hcl:"backend,block"`
+	Sync       *syncBlock      `hcl:"sync,block"`
+	Entities   []*entityBlock  `hcl:"entity,block"`
+}
+
+type backendBlock struct {
+	Name      string         `hcl:"name,label"`
+	NameRange hcl.Range      `hcl:"name,label_range"`
+	DefRange  hcl.Range      `hcl:",def_range"`
+	Plugin    *hcl.Attribute `hcl:"plugin,optional"`
+	Command   *hcl.Attribute `hcl:"command,optional"`
+	Args      *hcl.Attribute `hcl:"args,optional"`
+	Settings  *hcl.Attribute `hcl:"settings,optional"`
+}
+
+type syncBlock struct {
+	DownloadThreads *hcl.Attribute `hcl:"download_threads,optional"`
+	PageSize        *hcl.Attribute `hcl:"page_size,optional"`
+	UploadBatch     *hcl.Attribute `hcl:"upload_batch,optional"`
+	Retries         *hcl.Attribute `hcl:"retries,optional"`
+	RetryBackoff    *hcl.Attribute `hcl:"retry_backoff,optional"`
+}
+
+type entityBlock struct {
+	Name          string         `hcl:"name,label"`
+	NameRange     hcl.Range      `hcl:"name,label_range"`
+	DefRange      hcl.Range      `hcl:",def_range"`
+	Fields        *hcl.Attribute `hcl:"fields,optional"`
+	Conflict      *hcl.Attribute `hcl:"conflict,optional"`
+	Order         *hcl.Attribute `hcl:"order,optional"`
+	ModifiedField *hcl.Attribute `hcl:"modified_field,optional"`
+}
+
+// Ranges the checker enforces; DefaultSync holds the defaults.
+const (
+	minThreads, maxThreads   = 1, 16
+	minPageSize, maxPageSize = 100, 5000 // Resco's range
+	minBatch, maxBatch       = 1, 1000
+	minRetries, maxRetries   = 0, 20
+	minBackoff, maxBackoff   = time.Millisecond, time.Hour
+	minOrder, maxOrder       = 0, 1_000_000
+)
+
+const (
+	// pluginWASM is refused by name until the WASM host lands, so that
+	// an admin reading the design learns it is coming rather than wrong.
+	pluginWASM = "wasm"
+	// settingPath is the one backend setting the core resolves: by
+	// convention it names a file.
+	settingPath      = "path"
+	defaultOrderHint = "its position among the entity blocks"
+)
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// hostname names the device when the file does not; tests replace it.
+var hostname = os.Hostname
+
+// decode parses src and fills cfg. Syntax and shape errors stop it; after
+// them, every value is checked and all problems are returned together.
+func decode(src []byte, filename string, cfg *Config) hcl.Diagnostics {
+	// Windows editors like to start a file with a byte-order mark; HCL
+	// would call it an invalid character.
+	src = bytes.TrimPrefix(src, utf8BOM)
+	if diags := checkLimits(src, filename); diags.HasErrors() {
+		return diags
+	}
+	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() || file == nil {
+		return diags
+	}
+	var body fileBody
+	if d := gohcl.DecodeBody(file.Body, nil, &body); d.HasErrors() {
+		return append(diags, d...)
+	}
+	c := &checker{src: src}
+	c.root(&body, file.Body.MissingItemRange(), cfg)
+	return append(diags, c.diags...)
+}
+
+func (c *checker) root(b *fileBody, missing hcl.Range, cfg *Config) {
+	if c.required(b.Store, missing, `"store" is required`,
+		`the local SQLite file, relative to the config file's directory, e.g. store = "device.db"`) {
+		if s, ok := c.text("store", b.Store); ok {
+			cfg.Store = resolve(cfg.Dir, s)
+		}
+	}
+	if c.required(b.User, missing, `"user" is required`, `who syncs on this device, e.g. user = "alice"`) {
+		if s, ok := c.text("user", b.User); ok {
+			cfg.User = s
+		}
+	}
+	if isSet(b.Device) {
+		if s, ok := c.text("device", b.Device); ok {
+			cfg.Device = s
+		}
+	} else if h, err := hostname(); err != nil || strings.TrimSpace(h) == "" {
+		c.report(missing, `"device" is not set and the hostname is unknown`,
+			`name this device, e.g. device = "laptop-1"`)
+	} else {
+		cfg.Device = h
+	}
+	if s, ok := c.str("app_version", b.AppVersion); ok {
+		cfg.AppVersion = s
+	}
+
+	switch len(b.Backends) {
+	case 0:
+		c.report(missing, "a backend block is required",
+			`exactly one, e.g. backend "mock" { plugin = "builtin" }`)
+	default:
+		for _, extra := range b.Backends[1:] {
+			c.report(extra.DefRange, "backend "+short(extra.Name)+": only one backend block is allowed",
+				fmt.Sprintf("the first is at line %d", b.Backends[0].DefRange.Start.Line))
+		}
+		c.backend(b.Backends[0], cfg)
+	}
+
+	cfg.Sync = DefaultSync()
+	if b.Sync != nil {
+		c.sync(b.Sync, &cfg.Sync)
+	}
+
+	c.entities(b.Entities, cfg)
+}
+
+func (c *checker) backend(b *backendBlock, cfg *Config) {
+	be := &cfg.Backend
+	be.Name = b.Name
+	where := "backend " + short(b.Name)
+	c.checkName(b.NameRange, "backend", b.Name)
+
+	be.Plugin = PluginBuiltin
+	pluginOK := true
+	if s, ok := c.str(where+": plugin", b.Plugin); ok {
+		switch s {
+		case PluginBuiltin, PluginSubprocess:
+			be.Plugin = s
+		case pluginWASM:
+			c.attrError(b.Plugin, fmt.Sprintf("%s: plugin %s is not supported yet", where, short(s)),
+				"use builtin or subprocess")
+			pluginOK = false
+		default:
+			c.attrError(b.Plugin, fmt.Sprintf("%s: unknown plugin %s", where, short(s)),
+				"valid: builtin, subprocess")
+			pluginOK = false
+		}
+	} else if isSet(b.Plugin) {
+		pluginOK = false
+	}
+
+	switch {
+	case !pluginOK:
+		// Whether command belongs here depends on the plugin kind.
+	case be.Plugin == PluginSubprocess:
+		if c.required(b.Command, b.DefRange, where+": a subprocess plugin needs a command",
+			`the plugin executable, relative to the config file's directory, e.g. command = "./fieldsync-plugin-mock"`) {
+			if s, ok := c.text(where+": command", b.Command); ok {
+				be.Command = resolve(cfg.Dir, s)
+			}
+		}
+		if args, ok := c.list(where+": args", b.Args); ok {
+			be.Args = args
+		}
+	default:
+		for _, a := range []*hcl.Attribute{b.Command, b.Args} {
+			if isSet(a) {
+				c.attrError(a, fmt.Sprintf("%s: %s is only for subprocess plugins", where, a.Name),
+					`set plugin = "subprocess" or remove it`)
+			}
+		}
+	}
+
+	be.Settings = map[string]string{}
+	if m, ok := c.strMap(where+": settings", b.Settings); ok {
+		be.Settings = m
+		if p := m[settingPath]; strings.TrimSpace(p) != "" {
+			m[settingPath] = resolve(cfg.Dir, p)
+		}
+	}
+}
+
+func (c *checker) sync(b *syncBlock, s *Sync) {
+	d := DefaultSync()
+	if n, ok := c.integer("sync: download_threads", b.DownloadThreads, minThreads, maxThreads, fmt.Sprint(d.DownloadThreads)); ok {
+		s.DownloadThreads = n
+	}
+	if n, ok := c.integer("sync: page_size", b.PageSize, minPageSize, maxPageSize, fmt.Sprint(d.PageSize)); ok {
+		s.PageSize = n
+	}
+	if n, ok := c.integer("sync: upload_batch", b.UploadBatch, minBatch, maxBatch, fmt.Sprint(d.UploadBatch)); ok {
+		s.UploadBatch = n
+	}
+	if n, ok := c.integer("sync: retries", b.Retries, minRetries, maxRetries, fmt.Sprint(d.Retries)); ok {
+		s.Retries = n
+	}
+	if v, ok := c.duration("sync: retry_backoff", b.RetryBackoff, minBackoff, maxBackoff, d.RetryBackoff.String()); ok {
+		s.RetryBackoff = v
+	}
+}
+
+func (c *checker) entities(blocks []*entityBlock, cfg *Config) {
+	first := map[string]hcl.Range{}
+	for i, b := range blocks {
+		where := "entity " + short(b.Name)
+		if c.checkName(b.NameRange, "entity", b.Name) {
+			if r, dup := first[b.Name]; dup {
+				c.report(b.DefRange, where+": declared twice",
+					fmt.Sprintf("the first is at line %d; merge the two blocks", r.Start.Line))
+			} else {
+				first[b.Name] = b.DefRange
+			}
+		}
+		e := Entity{Name: b.Name, Conflict: DefaultConflictPolicy, Order: i + 1}
+
+		if fields, ok := c.list(where+": fields", b.Fields); ok {
+			if len(fields) == 0 {
+				c.attrError(b.Fields, where+": fields is empty",
+					"remove fields to sync every field the backend offers")
+			}
+			seen := map[string]bool{}
+			for _, f := range fields {
+				if !c.checkName(b.Fields.Range, where+": field", f) {
+					continue
+				}
+				if seen[f] {
+					c.attrError(b.Fields, fmt.Sprintf("%s: field %s is listed twice", where, short(f)), "")
+				}
+				seen[f] = true
+			}
+			e.Fields = fields
+		}
+
+		if s, ok := c.str(where+": conflict", b.Conflict); ok {
+			if slices.Contains(ConflictPolicies, s) {
+				e.Conflict = s
+			} else {
+				c.attrError(b.Conflict, fmt.Sprintf("%s: unknown conflict policy %s", where, short(s)),
+					"valid: "+strings.Join(ConflictPolicies, ", "))
+			}
+		}
+
+		if n, ok := c.integer(where+": order", b.Order, minOrder, maxOrder, defaultOrderHint); ok {
+			e.Order = n
+		}
+
+		if s, ok := c.text(where+": modified_field", b.ModifiedField); ok {
+			if c.checkName(b.ModifiedField.Range, where+": modified_field", s) {
+				e.ModifiedField = s
+			}
+		}
+		cfg.Entities = append(cfg.Entities, e)
+	}
+	// A stable sort keeps declaration order among equal orders, which is
+	// what makes "default: declaration order" hold when some entities
+	// name an order and others do not.
+	sort.SliceStable(cfg.Entities, func(i, j int) bool {
+		return cfg.Entities[i].Order < cfg.Entities[j].Order
+	})
+}
+
+// resolve makes p absolute against dir, the config file's directory.
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
