@@ -182,11 +182,6 @@ func toSDKChange(ep *entityPlan, c *store.Change) sdk.Change {
 		}
 		return out
 	}
-	if c.Op == sdk.OpUpdate && c.BaseVersion == "" {
-		// The row never reached the server (its create was settled as a
-		// conflict with a server delete and re-queued): send it whole.
-		out.Op = sdk.OpCreate
-	}
 	out.Values = map[string]sdk.Value{}
 	send := c.Fields
 	if out.Op == sdk.OpCreate || send == nil {

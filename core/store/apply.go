@@ -31,6 +31,11 @@ func (s *Store) ApplyPage(ctx context.Context, entity string, p *sdk.Page, resol
 		if err != nil {
 			return err
 		}
+		// Checked here too: a malformed page must be an error, never an
+		// index panic in the middle of a transaction.
+		if err := p.Validate(t.kinds); err != nil {
+			return fmt.Errorf("store: page of %s: %w", entity, err)
+		}
 		if len(p.Fields) != len(t.fields) {
 			return fmt.Errorf("store: page of %s has %d fields, the table %d", entity, len(p.Fields), len(t.fields))
 		}
@@ -71,11 +76,14 @@ func (s *Store) ApplyPage(ctx context.Context, entity string, p *sdk.Page, resol
 					return err
 				}
 			}
+			// A downloaded row always has a version, empty when the backend
+			// keeps none: a NULL version means "never on the server" to the
+			// capture triggers.
+			version := ""
 			if i < len(p.Versions) {
-				ins.BindText(nf+2, p.Versions[i])
-			} else {
-				ins.BindNull(nf + 2)
+				version = p.Versions[i]
 			}
+			ins.BindText(nf+2, version)
 			if err := ins.Exec(); err != nil {
 				return fmt.Errorf("store: write %s %s: %w", entity, id, err)
 			}
@@ -116,6 +124,30 @@ func (s *Store) ApplyPage(ctx context.Context, entity string, p *sdk.Page, resol
 				// Already parked for a person: keep the local row, and let
 				// the parked conflict show the server's newest row.
 				if err := s.refreshParked(t, id, c.Remote); err != nil {
+					return err
+				}
+				continue
+			}
+			if c.Remote != nil && c.Remote.Version != "" && c.Remote.Version == ch.BaseVersion {
+				// The server's row is still the one the local change started
+				// from (a full download sends every row): no conflict, the
+				// change goes up as it is. The row takes the server's values
+				// of the fields the device did not change, which differ only
+				// in columns a wider field selection added.
+				stats.Unchanged++
+				if ch.Op != sdk.OpUpdate || ch.Fields == nil || ch.Values == nil {
+					continue
+				}
+				vals := make(map[string]sdk.Value, len(c.Remote.Values))
+				for f, v := range c.Remote.Values {
+					vals[f] = v
+				}
+				for _, f := range ch.Fields {
+					if v, ok := ch.Values[f]; ok {
+						vals[f] = v
+					}
+				}
+				if err := s.putRow(t, &sdk.Record{ID: id, Version: c.Remote.Version, Values: vals}); err != nil {
 					return err
 				}
 				continue

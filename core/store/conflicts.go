@@ -49,7 +49,7 @@ func (s *Store) ConflictByID(ctx context.Context, id int64) (*ParkedConflict, er
 	var out []ParkedConflict
 	err := s.read(ctx, func() error {
 		var err error
-		out, err = s.conflicts(fmt.Sprintf("id = %d", id))
+		out, err = s.conflicts("id = ?", id)
 		return err
 	})
 	if err != nil {
@@ -61,13 +61,19 @@ func (s *Store) ConflictByID(ctx context.Context, id int64) (*ParkedConflict, er
 	return &out[0], nil
 }
 
-func (s *Store) conflicts(where string) ([]ParkedConflict, error) {
+// conflicts lists the conflicts matching where, with args bound to its
+// parameters (never spliced into the text: each distinct text is a cached
+// statement).
+func (s *Store) conflicts(where string, args ...any) ([]ParkedConflict, error) {
 	q, err := s.prep(`SELECT id, entity, record_id, local_op, base, local, remote, remote_version, remote_deleted, policy,
 		created_at, resolved_at, resolution FROM _fs_conflict WHERE ` + where + ` ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer q.Reset()
+	if err := bindArgs(q, args...); err != nil {
+		return nil, err
+	}
 	var out []ParkedConflict
 	for q.Step() {
 		c := ParkedConflict{
@@ -108,6 +114,22 @@ func (s *Store) ResolveConflict(ctx context.Context, id int64, out Outcome) erro
 		return fmt.Errorf("conflict %d was already resolved (%s)", id, pc.Resolution)
 	}
 	return s.write(ctx, applied, func() error {
+		// Checked again under the write lock: another caller (the CLI and
+		// the dashboard) may have resolved it since.
+		q, err := s.prep("SELECT resolved_at IS NOT NULL FROM _fs_conflict WHERE id = ?")
+		if err != nil {
+			return err
+		}
+		q.BindInt64(1, id)
+		resolved := q.Step() && q.ColumnBool(0)
+		err = q.Err()
+		q.Reset()
+		if err != nil {
+			return err
+		}
+		if resolved {
+			return fmt.Errorf("conflict %d was already resolved", id)
+		}
 		t, err := s.table(pc.Entity)
 		if err != nil {
 			return err

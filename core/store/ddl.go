@@ -27,8 +27,14 @@ const guidDefault = `(lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '
 	substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) ||
 	substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))))`
 
-// nowSQL is the current time in Unix microseconds, inside triggers.
-const nowSQL = `CAST(unixepoch('subsec') * 1000000 AS INTEGER)`
+// nowSQL is the current time in Unix microseconds, inside triggers. The
+// triggers run in the host app's SQLite, which may be older than ours (a
+// phone's system library): julianday exists in every version, while
+// unixepoch() needs 3.38 and its 'subsec' modifier 3.42 (older versions
+// yield NULL and the host's write fails on created_at NOT NULL).
+// 2440587.5 is the Julian day of the Unix epoch. 'now' has millisecond
+// resolution in every version; the double keeps it (its step is ~40µs).
+const nowSQL = `CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)`
 
 // quoteIdent quotes a name from a backend's schema as an SQL identifier. The
 // names are outside input: they are quoted, never spliced raw.
@@ -150,6 +156,10 @@ func newTable(ent sdk.Entity, fields []string) (*table, error) {
 		if err := checkName("field of "+ent.Name, name); err != nil {
 			return nil, err
 		}
+		if strings.ContainsRune(name, ',') {
+			// The outbox and _fs_entity keep field lists comma-separated.
+			return nil, fmt.Errorf("field of %s %q contains a comma", ent.Name, name)
+		}
 		if seen[strings.ToLower(name)] {
 			return nil, fmt.Errorf("entity %s: field %q selected twice (or clashes with the key)", ent.Name, name)
 		}
@@ -194,13 +204,19 @@ func (t *table) buildSQL() {
 	for _, c := range cols[1:] {
 		set = append(set, fmt.Sprintf("%s = excluded.%s", c, c))
 	}
-	t.upsertSQL = fmt.Sprintf("%s ON CONFLICT (%s) DO UPDATE SET %s WHERE _fs_version IS NOT excluded._fs_version",
+	// A row is skipped when its version is known and unchanged; an empty
+	// version (a backend that keeps none) says nothing, so the row is written.
+	t.upsertSQL = fmt.Sprintf("%s ON CONFLICT (%s) DO UPDATE SET %s WHERE excluded._fs_version = '' OR _fs_version IS NOT excluded._fs_version",
 		t.insertSQL, quoteIdent(t.pk), strings.Join(set, ", "))
 	t.deleteSQL = fmt.Sprintf("DELETE FROM %s WHERE %s = ?", q, quoteIdent(t.pk))
 	t.selectSQL = fmt.Sprintf("SELECT %s FROM %s WHERE %s = ?", strings.Join(cols, ", "), q, quoteIdent(t.pk))
 }
 
-// triggersSQL (re)creates the three capture triggers. See the package doc.
+// triggersSQL (re)creates the three capture triggers, and a fourth that
+// refuses a change of a row's key: the outbox follows rows by key, so the
+// update trigger would queue an empty update of the old key (uploaded as a
+// delete, the row being gone) and the row under the new key never. See the
+// package doc.
 func (t *table) triggersSQL() string {
 	q, pk, ent := quoteIdent(t.name), quoteIdent(t.pk), quoteString(t.name)
 	trig := func(suffix string) string { return quoteIdent(t.name + "__fs_" + suffix) }
@@ -213,7 +229,8 @@ func (t *table) triggersSQL() string {
 		}
 		col := "OLD." + quoteIdent(f.Name)
 		if f.Type == sdk.TypeBinary {
-			col = "hex(" + col + ")"
+			// hex(NULL) is '', which would read back as empty bytes.
+			col = "CASE WHEN " + col + " IS NULL THEN NULL ELSE hex(" + col + ") END"
 		}
 		fmt.Fprintf(&base, "%s, %s", quoteString(f.Name), col)
 		fmt.Fprintf(&changed, " || CASE WHEN NEW.%s IS NOT OLD.%s AND instr(fields, %s) = 0 THEN %s ELSE '' END",
@@ -233,6 +250,10 @@ func (t *table) triggersSQL() string {
 DROP TRIGGER IF EXISTS %[1]s;
 DROP TRIGGER IF EXISTS %[2]s;
 DROP TRIGGER IF EXISTS %[3]s;
+DROP TRIGGER IF EXISTS %[14]s;
+CREATE TRIGGER %[14]s BEFORE UPDATE OF %[9]s ON %[4]s %[5]s AND NEW.%[9]s IS NOT OLD.%[9]s BEGIN
+	SELECT RAISE(ABORT, 'fieldsync: the key of a synced row cannot change (delete the row and insert it under the new key)');
+END;
 CREATE TRIGGER %[1]s AFTER INSERT ON %[4]s %[5]s BEGIN
 	UPDATE _fs_outbox SET op = 'update', fields = '*', updated_at = %[6]s WHERE %[7]s;
 	INSERT INTO _fs_outbox (entity, id, op, change_id, fields, state, created_at, updated_at)
@@ -255,7 +276,7 @@ CREATE TRIGGER %[3]s AFTER DELETE ON %[4]s %[5]s BEGIN
 	  AND NOT EXISTS (SELECT 1 FROM _fs_outbox WHERE %[11]s);
 END;`,
 		trig("ins"), trig("upd"), trig("del"), q, when, nowSQL,
-		pending("NEW"), ent, pk, changed.String(), pending("OLD"), base.String(), newFields)
+		pending("NEW"), ent, pk, changed.String(), pending("OLD"), base.String(), newFields, trig("pk"))
 }
 
 func (s *Store) columns(name string) (map[string]bool, error) {

@@ -19,7 +19,8 @@
 // transaction the engine puts a row in _fs_applying and removes it before
 // commit, and the triggers ignore writes while that row exists. No other
 // connection can ever see the row, since SQLite has one writer at a time and
-// the row never outlives the transaction.
+// the row never outlives the transaction. A host app cannot change a
+// row's key (an UPDATE of it fails): it deletes the row and inserts it anew.
 //
 // A change passes through states: pending (editable: new edits coalesce into
 // it), inflight (handed to the backend; frozen, because the backend may

@@ -49,6 +49,19 @@ type Resolver func(entity *sdk.Entity, c Conflict) (Outcome, error)
 func (s *Store) settle(t *table, c Conflict, out Outcome) (parked int64, err error) {
 	id := c.Change.ID
 	switch out.Kind {
+	case KeepRemote, KeepLocal, Merged:
+		// A conflict parked earlier for the row is settled with it (a
+		// person's ResolveConflict then records its own resolution).
+		how := out.Policy
+		if out.Reason != "" {
+			how += ": " + out.Reason
+		}
+		if err := s.exec("UPDATE _fs_conflict SET resolved_at = ?, resolution = ? WHERE entity = ? AND record_id = ? AND resolved_at IS NULL",
+			nowMicro(), how, t.name, id); err != nil {
+			return 0, err
+		}
+	}
+	switch out.Kind {
 	case KeepRemote:
 		if c.Remote == nil {
 			if err := s.exec(t.deleteSQL, id); err != nil {
@@ -63,19 +76,28 @@ func (s *Store) settle(t *table, c Conflict, out Outcome) (parked int64, err err
 		if c.Remote != nil {
 			version = c.Remote.Version
 		}
+		// The row takes the server's version; a row the server deleted
+		// gets none (NULL), like a row created on the device, so a local
+		// delete of it later sends nothing.
+		var rowVersion any
+		if c.Remote != nil {
+			rowVersion = version
+		}
 		if out.Kind == Merged {
 			rec := &sdk.Record{ID: id, Version: version, Values: out.Values}
 			if err := s.putRow(t, rec); err != nil {
 				return 0, err
 			}
-		} else if c.Change.Values != nil {
-			if err := s.setVersion(t, id, version); err != nil {
+		}
+		if out.Kind == Merged || c.Change.Values != nil {
+			if err := s.setVersion(t, id, rowVersion); err != nil {
 				return 0, err
 			}
 		}
+		// A merge keeps a row even where the device had deleted it.
 		op := "update"
 		switch {
-		case c.Change.Values == nil:
+		case out.Kind == KeepLocal && c.Change.Values == nil:
 			op = "delete"
 		case c.Remote == nil:
 			op = "create"
@@ -101,12 +123,34 @@ func (s *Store) settle(t *table, c Conflict, out Outcome) (parked int64, err err
 			}
 			remoteVersion = c.Remote.Version
 		}
-		if err := s.exec(`INSERT INTO _fs_conflict (entity, record_id, local_op, base, local, remote, remote_version, remote_deleted, policy, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.name, id, c.Change.Op.String(), nilIfEmpty(base), nilIfEmpty(local),
-			nilIfEmpty(remote), remoteVersion, c.Remote == nil, out.Policy, nowMicro()); err != nil {
+		// A row has one open conflict at most: parking it again (a local
+		// edit of a parked row, uploaded, met the server again) refreshes it.
+		q, err := s.prep("SELECT id FROM _fs_conflict WHERE entity = ? AND record_id = ? AND resolved_at IS NULL")
+		if err != nil {
 			return 0, err
 		}
-		parked = s.db.LastInsertRowID()
+		q.BindText(1, t.name)
+		q.BindText(2, id)
+		if q.Step() {
+			parked = q.ColumnInt64(0)
+		}
+		err = q.Err()
+		q.Reset()
+		if err != nil {
+			return 0, err
+		}
+		if parked != 0 {
+			err = s.exec(`UPDATE _fs_conflict SET local_op = ?, base = ?, local = ?, remote = ?, remote_version = ?, remote_deleted = ?, policy = ?
+				WHERE id = ?`, c.Change.Op.String(), nilIfEmpty(base), nilIfEmpty(local), nilIfEmpty(remote), remoteVersion, c.Remote == nil, out.Policy, parked)
+		} else {
+			err = s.exec(`INSERT INTO _fs_conflict (entity, record_id, local_op, base, local, remote, remote_version, remote_deleted, policy, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.name, id, c.Change.Op.String(), nilIfEmpty(base), nilIfEmpty(local),
+				nilIfEmpty(remote), remoteVersion, c.Remote == nil, out.Policy, nowMicro())
+			parked = s.db.LastInsertRowID()
+		}
+		if err != nil {
+			return 0, err
+		}
 		return parked, s.exec("UPDATE _fs_outbox SET state = 'conflict', updated_at = ? WHERE entity = ? AND id = ?", nowMicro(), t.name, id)
 	}
 	return 0, fmt.Errorf("store: unknown conflict outcome %d", out.Kind)
@@ -169,6 +213,9 @@ func (s *Store) putRow(t *table, rec *sdk.Record) error {
 	return ins.Exec()
 }
 
-func (s *Store) setVersion(t *table, id, version string) error {
-	return s.exec(fmt.Sprintf("UPDATE %s SET _fs_version = ? WHERE %s = ?", quoteIdent(t.name), quoteIdent(t.pk)), nilIfEmpty(version), id)
+// setVersion sets a row's version: a string (empty when the backend keeps
+// no versions) for a row the server has, nil for one it does not have (the
+// capture triggers treat a NULL version as "never uploaded").
+func (s *Store) setVersion(t *table, id string, version any) error {
+	return s.exec(fmt.Sprintf("UPDATE %s SET _fs_version = ? WHERE %s = ?", quoteIdent(t.name), quoteIdent(t.pk)), version, id)
 }

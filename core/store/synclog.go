@@ -35,12 +35,12 @@ func (s *Store) SyncLogs(ctx context.Context, limit int) ([]LogEntry, error) {
 	if limit <= 0 {
 		limit = -1
 	}
-	return s.logs(ctx, fmt.Sprintf("1 ORDER BY id DESC LIMIT %d", limit))
+	return s.logs(ctx, "1 ORDER BY id DESC LIMIT ?", limit)
 }
 
 // SyncLog returns one sync log.
 func (s *Store) SyncLog(ctx context.Context, id int64) (*LogEntry, error) {
-	out, err := s.logs(ctx, fmt.Sprintf("id = %d", id))
+	out, err := s.logs(ctx, "id = ?", id)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,9 @@ func (s *Store) SyncLog(ctx context.Context, id int64) (*LogEntry, error) {
 	return &out[0], nil
 }
 
-func (s *Store) logs(ctx context.Context, where string) ([]LogEntry, error) {
+// logs lists the logs matching where, with args bound to its parameters
+// (never spliced into the text: each distinct text is a cached statement).
+func (s *Store) logs(ctx context.Context, where string, args ...any) ([]LogEntry, error) {
 	var out []LogEntry
 	err := s.read(ctx, func() error {
 		q, err := s.prep("SELECT id, started_at, ended_at, result, log FROM _fs_sync_log WHERE " + where)
@@ -58,6 +60,9 @@ func (s *Store) logs(ctx context.Context, where string) ([]LogEntry, error) {
 			return err
 		}
 		defer q.Reset()
+		if err := bindArgs(q, args...); err != nil {
+			return err
+		}
 		for q.Step() {
 			out = append(out, LogEntry{
 				ID: q.ColumnInt64(0), StartedAt: time.UnixMicro(q.ColumnInt64(1)), EndedAt: time.UnixMicro(q.ColumnInt64(2)),

@@ -87,7 +87,9 @@ func (s *Store) ApplyResults(ctx context.Context, batch []*Change, results []sdk
 					msg = r.Err.Error()
 				}
 				state := StateInflight
-				if r.Status == sdk.StatusFailed && sdk.IsRetryable(r.Err) {
+				// r.Err may be a nil *sdk.Error: as an error interface it is
+				// not nil, and IsRetryable would dereference it.
+				if r.Status == sdk.StatusFailed && r.Err != nil && sdk.IsRetryable(r.Err) {
 					stats.Retryable++
 				} else {
 					state = StateFailed
@@ -142,6 +144,12 @@ func (s *Store) applied(t *table, c *Change, r sdk.ChangeResult) error {
 // every reference to it there, so children created against it upload with
 // the server's id.
 func (s *Store) rename(t *table, from, to string) error {
+	// A download that ran between the push and this answer (an answer lost
+	// and the change sent again) may already hold the server's copy of the
+	// row: the device's row, with its later edits, replaces it.
+	if err := s.exec(t.deleteSQL, to); err != nil {
+		return fmt.Errorf("rename %s %s: %w", t.name, from, err)
+	}
 	if err := s.exec(fmt.Sprintf("UPDATE %s SET %s = ? WHERE %s = ?", quoteIdent(t.name), quoteIdent(t.pk), quoteIdent(t.pk)), to, from); err != nil {
 		return fmt.Errorf("rename %s %s: %w", t.name, from, err)
 	}

@@ -22,10 +22,26 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 
 func formatTime(micros int64) string { return time.UnixMicro(micros).UTC().Format(timeLayout) }
 
-// parseTime reads a datetime a host app wrote: our layout, any RFC 3339
-// form, SQLite's "YYYY-MM-DD HH:MM:SS[.fff]" or a date alone.
+// timeLayouts are the text forms SQLite's date functions accept (see
+// https://sqlite.org/lang_datefunc.html, "Time Values"): a date, optionally
+// a time of HH:MM or HH:MM:SS[.fff] after a 'T' or a space, optionally a
+// zone of Z or ±HH:MM. Without a zone a time is UTC. Go's parser takes a
+// fraction of a second after the seconds whether the layout shows one or not.
+var timeLayouts = []string{
+	time.RFC3339Nano, // our own layout first: what the store writes
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02 15:04Z07:00",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04",
+	"2006-01-02",
+}
+
+// parseTime reads a datetime a host app wrote, in any of timeLayouts.
 func parseTime(s string) (int64, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
+	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UnixMicro(), nil
 		}
@@ -50,9 +66,19 @@ func bindValue(st *sqlite3.Stmt, n int, t sdk.FieldType, v sdk.Value) error {
 	case sdk.KindBool:
 		return st.BindBool(n, v.Bool())
 	case sdk.KindBytes:
-		return st.BindBlob(n, v.Bytes())
+		return bindBytes(st, n, v.Bytes())
 	}
 	return st.BindNull(n)
+}
+
+// bindBytes binds a non-null binary value. The driver binds a nil slice as
+// NULL, but a nil slice here is an empty value (decoders often give nil for
+// empty bytes); only the page's null bitmap or a null Value means NULL.
+func bindBytes(st *sqlite3.Stmt, n int, b []byte) error {
+	if b == nil {
+		b = []byte{}
+	}
+	return st.BindBlob(n, b)
 }
 
 // bindColumn binds row i of column c (of field type t) to parameter n,
@@ -74,7 +100,7 @@ func bindColumn(st *sqlite3.Stmt, n int, t sdk.FieldType, k sdk.Kind, c *sdk.Col
 	case sdk.KindBool:
 		return st.BindBool(n, c.Bools[i])
 	case sdk.KindBytes:
-		return st.BindBlob(n, c.Binary[i])
+		return bindBytes(st, n, c.Binary[i])
 	}
 	return st.BindNull(n)
 }
