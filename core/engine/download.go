@@ -63,9 +63,9 @@ feed:
 // entity is new, a resumed one after a crash, else an incremental one. A
 // retryable failure resumes from the last committed page; an expired token
 // starts a full read of this entity alone.
-func (e *Engine) downloadEntity(ctx context.Context, ep *entityPlan) (EntityLog, error) {
+func (e *Engine) downloadEntity(ctx context.Context, ep *entityPlan) (el EntityLog, err error) {
 	name := ep.ent.Name
-	el := EntityLog{Name: name}
+	el.Name = name
 	start := time.Now()
 	defer func() {
 		el.Ms = time.Since(start).Milliseconds()

@@ -20,10 +20,13 @@ type Log struct {
 	// or canceled.
 	Result   string      `json:"result"`
 	Entities []EntityLog `json:"entities"`
-	Phases   []PhaseLog  `json:"phases"`
-	Upload   UploadLog   `json:"upload"`
-	Cleanup  CleanupLog  `json:"cleanup"`
-	Errors   []ErrorLog  `json:"errors,omitempty"`
+	// Phases in order: prepare, upload, download, cleanup, and finalize
+	// (writing this log), which only the Log that Sync returns carries:
+	// the stored copy is written before its own writing ends.
+	Phases  []PhaseLog `json:"phases"`
+	Upload  UploadLog  `json:"upload"`
+	Cleanup CleanupLog `json:"cleanup"`
+	Errors  []ErrorLog `json:"errors,omitempty"`
 	// Hints point at settings that look wrong for what this sync saw.
 	Hints []string `json:"hints,omitempty"`
 }

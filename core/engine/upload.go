@@ -18,6 +18,23 @@ import (
 func (e *Engine) upload(ctx context.Context, p *plan, lg *Log) error {
 	start := time.Now()
 	defer func() { lg.Upload.Ms = time.Since(start).Milliseconds() }()
+	// A conflict settled for the device (device-wins, a merge) queues its
+	// result again; a second round sends it in this same sync. Two more
+	// rounds at most: a row that conflicts again waits for the next sync.
+	for round := 0; round < 3; round++ {
+		conflicts := lg.Upload.Conflicts - lg.Upload.Parked
+		if err := e.uploadRound(ctx, p, lg); err != nil {
+			return err
+		}
+		if lg.Upload.Conflicts-lg.Upload.Parked == conflicts {
+			return nil
+		}
+	}
+	return nil
+}
+
+// uploadRound sends what the outbox holds now.
+func (e *Engine) uploadRound(ctx context.Context, p *plan, lg *Log) error {
 	all, err := e.opts.Store.Outbox(ctx)
 	if err != nil {
 		lg.addError("upload", "", err)
@@ -29,12 +46,12 @@ func (e *Engine) upload(ctx context.Context, p *plan, lg *Log) error {
 			changes = append(changes, c)
 		}
 	}
-	lg.Upload.Changes = len(changes)
-	e.emit(Event{Phase: "upload", Total: len(changes)})
+	lg.Upload.Changes += len(changes)
+	e.emit(Event{Phase: "upload", Total: lg.Upload.Changes})
 	sort.SliceStable(changes, func(i, j int) bool {
 		return uploadKey(p, changes[i]).less(uploadKey(p, changes[j]))
 	})
-	done := 0
+	done := lg.Upload.Changes - len(changes)
 	for len(changes) > 0 {
 		n := 1
 		for n < len(changes) && n < e.opts.UploadBatch && changes[n].Entity == changes[0].Entity &&

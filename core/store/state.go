@@ -155,6 +155,15 @@ func (s *Store) ensureIndex(t *table) error {
 		return nil
 	}
 	create := fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (%s)", quoteIdent(t.indexName()), quoteIdent(t.name), quoteIdent(t.pk))
+	// SQLite's sorter keeps up to cache_size worth of keys in memory before
+	// it spills sorted runs to temporary files, and the driver's memory
+	// never shrinks: with the full 64 MiB cache, indexing a million rows
+	// doubled the process's peak. A small cache for the sort keeps the peak
+	// flat whatever the row count (measured: the sort is no slower).
+	if err := s.db.Exec(fmt.Sprintf("PRAGMA cache_size=-%d", sortCacheKiB)); err != nil {
+		return err
+	}
+	defer s.db.Exec(fmt.Sprintf("PRAGMA cache_size=-%d", cacheSizeKiB))
 	if err := s.db.Exec(create); err != nil {
 		dedupe := fmt.Sprintf("DELETE FROM %[1]s WHERE rowid NOT IN (SELECT max(rowid) FROM %[1]s GROUP BY %[2]s)", quoteIdent(t.name), quoteIdent(t.pk))
 		if derr := s.db.Exec(dedupe); derr != nil {

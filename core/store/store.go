@@ -21,6 +21,9 @@ import (
 // which it panics.
 const cacheSizeKiB = 64 << 10
 
+// sortCacheKiB is the cache while a key index is built (see ensureIndex).
+const sortCacheKiB = 8 << 10
+
 // busyTimeout is how long a write waits for another writer (the host app)
 // before failing with a retryable error.
 const busyTimeout = 10 * time.Second
