@@ -164,26 +164,9 @@ func (s *Server) fetchFull(ctx context.Context, c *conn, st callState, p *fetchP
 		}
 	}
 	r := newPageReader(p.e, p.sel, 3)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		page, more, err := s.readFullPage(c, p, r, &cur)
-		if err != nil {
-			return sqlErr(ctx, fmt.Sprintf("fetch %s", p.e.Name), err)
-		}
-		page.Cursor = s.encode(cur)
-		if !more {
-			page.Last = true
-			page.Token = s.encode(cursor{kind: tokenKind, high: cur.high})
-		}
-		if err := deliver(page); err != nil {
-			return err
-		}
-		if !more {
-			return nil
-		}
-	}
+	return s.pages(ctx, "fetch "+p.e.Name, &cur, func() (*sdk.Page, bool, error) {
+		return s.readFullPage(c, p, r, &cur)
+	}, deliver)
 }
 
 // readFullPage reads up to pageSize rows after cur.last, one more to learn
@@ -250,15 +233,24 @@ func (s *Server) fetchIncremental(ctx context.Context, c *conn, st callState, p 
 		}
 	}
 	r := newPageReader(p.e, p.sel, 4)
+	return s.pages(ctx, "fetch "+p.e.Name+" changes", &cur, func() (*sdk.Page, bool, error) {
+		return s.readIncPage(c, p, r, &cur)
+	}, deliver)
+}
+
+// pages reads and delivers pages until the last one, which carries the
+// token of the read's high-water mark. Each page carries the cursor that
+// resumes after it.
+func (s *Server) pages(ctx context.Context, what string, cur *cursor, read func() (*sdk.Page, bool, error), deliver sdk.FetchFunc) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		page, more, err := s.readIncPage(c, p, r, &cur)
+		page, more, err := read()
 		if err != nil {
-			return sqlErr(ctx, fmt.Sprintf("fetch %s changes", p.e.Name), err)
+			return sqlErr(ctx, what, err)
 		}
-		page.Cursor = s.encode(cur)
+		page.Cursor = s.encode(*cur)
 		if !more {
 			page.Last = true
 			page.Token = s.encode(cursor{kind: tokenKind, high: cur.high})

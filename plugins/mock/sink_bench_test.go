@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/fieldsync/fieldsync/sdk"
@@ -86,22 +85,7 @@ func BenchmarkTransportsIntoSQLite(b *testing.B) {
 	n := benchN(b)
 	path := benchServer(b, n)
 	ctx := context.Background()
-	opens := []struct {
-		name string
-		open func(b *testing.B) sdk.Connector
-	}{
-		{"inprocess", func(b *testing.B) sdk.Connector {
-			c, err := New(ctx, path, Options{User: "bench"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return c
-		}},
-		{"subprocess", func(b *testing.B) sdk.Connector {
-			return openSubprocess(b, path, hclog.NewNullLogger())
-		}},
-	}
-	for _, o := range opens {
+	for _, o := range benchTransports(path) {
 		b.Run(o.name, func(b *testing.B) {
 			c := o.open(b)
 			defer c.Close(ctx)

@@ -20,22 +20,7 @@ func BenchmarkTransports(b *testing.B) {
 	n := benchN(b)
 	path := benchServer(b, n)
 	ctx := context.Background()
-	opens := []struct {
-		name string
-		open func(b *testing.B) sdk.Connector
-	}{
-		{"inprocess", func(b *testing.B) sdk.Connector {
-			c, err := New(ctx, path, Options{User: "bench"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return c
-		}},
-		{"subprocess", func(b *testing.B) sdk.Connector {
-			return openSubprocess(b, path, hclog.NewNullLogger())
-		}},
-	}
-	for _, o := range opens {
+	for _, o := range benchTransports(path) {
 		b.Run(o.name, func(b *testing.B) {
 			c := o.open(b)
 			defer c.Close(ctx)
@@ -101,4 +86,27 @@ func touch(p *sdk.Page) int {
 		s += len(c.Nulls)
 	}
 	return s
+}
+
+// benchTransports opens a connector on the server file at path, one way per
+// transport, for the benchmarks that compare them.
+func benchTransports(path string) []struct {
+	name string
+	open func(b *testing.B) sdk.Connector
+} {
+	return []struct {
+		name string
+		open func(b *testing.B) sdk.Connector
+	}{
+		{"inprocess", func(b *testing.B) sdk.Connector {
+			c, err := New(context.Background(), path, Options{User: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return c
+		}},
+		{"subprocess", func(b *testing.B) sdk.Connector {
+			return openSubprocess(b, path, hclog.NewNullLogger())
+		}},
+	}
 }
