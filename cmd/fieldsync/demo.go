@@ -149,7 +149,7 @@ func (d *demo) run() error {
 		return err
 	}
 	d.say("")
-	d.say("4. Sync again: both devices, twice (the second round carries what the first one settled)")
+	d.say("4. Sync again: both devices, twice (the second round brings alice what bob sent after her)")
 	for round := 1; round <= 2; round++ {
 		for _, dev := range []demoDevice{d.alice, d.bob} {
 			lg, err := d.sync(dev)
