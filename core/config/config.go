@@ -44,6 +44,8 @@ type Config struct {
 
 	Backend Backend
 	Sync    Sync
+	// Policies are the WASM conflict policies the file declares.
+	Policies []Policy
 	// Entities are sorted by Order (ties in declaration order). None means
 	// every entity the backend offers, with all its fields and the default
 	// policy; with entity blocks, only the entities listed sync.
@@ -54,7 +56,7 @@ type Config struct {
 type Backend struct {
 	// Name is the connector's name, the label of the backend block.
 	Name string
-	// Plugin is PluginBuiltin or PluginSubprocess.
+	// Plugin is PluginBuiltin, PluginSubprocess or PluginWASM.
 	Plugin string
 	// Command and Args start a subprocess plugin. Command is resolved against
 	// the config directory with no PATH lookup; both are empty for builtin.
@@ -63,6 +65,41 @@ type Backend struct {
 	// Settings go to the connector's factory as they are, except "path",
 	// which is resolved. It is never nil.
 	Settings map[string]string
+	// WASM is set for a wasm plugin: its module and sandbox.
+	WASM *WASM
+}
+
+// WASM is a WebAssembly module and the sandbox it runs in.
+type WASM struct {
+	// Module is the .wasm file, resolved against the config directory.
+	Module string
+	// Allow lists what the module may reach over HTTP, as
+	// scheme://host[:port] (host may start with "*." for subdomains).
+	// Nothing else is reachable; empty means no network at all.
+	Allow []string
+	// AllowPrivate lets the module reach loopback, private and link-local
+	// addresses (an emulator on 127.0.0.1 needs it). Off by default.
+	AllowPrivate bool
+	// Credentials maps an allow-list entry to the Authorization header
+	// value the host adds to requests there. The module never sees it.
+	Credentials map[string]string
+	// MaxResponseMB bounds one HTTP response (default 16).
+	MaxResponseMB int
+	Limits        Limits
+}
+
+// Limits bound a WASM module's instance.
+type Limits struct {
+	MemoryMB    int           // memory of one instance (16..4096, default 256)
+	CallTimeout time.Duration // one call into the module (default 60s)
+}
+
+// Policy is a conflict policy shipped as a WASM module, selectable by name
+// in entity blocks like the built-in ones.
+type Policy struct {
+	Name   string
+	Module string
+	Limits Limits
 }
 
 // Sync tunes the sync cycle.
@@ -103,6 +140,8 @@ const (
 	PluginBuiltin = "builtin"
 	// PluginSubprocess is an executable speaking the go-plugin gRPC protocol.
 	PluginSubprocess = "subprocess"
+	// PluginWASM is a WebAssembly module run in the host's sandbox.
+	PluginWASM = "wasm"
 )
 
 // ConflictPolicies are the conflict policy names an entity may choose; the

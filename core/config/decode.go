@@ -26,7 +26,23 @@ type fileBody struct {
 	AppVersion *hcl.Attribute  `hcl:"app_version,optional"`
 	Backends   []*backendBlock `hcl:"backend,block"`
 	Sync       *syncBlock      `hcl:"sync,block"`
+	Policies   []*policyBlock  `hcl:"policy,block"`
 	Entities   []*entityBlock  `hcl:"entity,block"`
+}
+
+type policyBlock struct {
+	Name      string         `hcl:"name,label"`
+	NameRange hcl.Range      `hcl:"name,label_range"`
+	DefRange  hcl.Range      `hcl:",def_range"`
+	Module    *hcl.Attribute `hcl:"module,optional"`
+	Limits    *limitsBlock   `hcl:"limits,block"`
+}
+
+// limitsBlock bounds a WASM module's sandbox.
+type limitsBlock struct {
+	DefRange    hcl.Range      `hcl:",def_range"`
+	MemoryMB    *hcl.Attribute `hcl:"memory_mb,optional"`
+	CallTimeout *hcl.Attribute `hcl:"call_timeout,optional"`
 }
 
 type backendBlock struct {
@@ -37,6 +53,13 @@ type backendBlock struct {
 	Command   *hcl.Attribute `hcl:"command,optional"`
 	Args      *hcl.Attribute `hcl:"args,optional"`
 	Settings  *hcl.Attribute `hcl:"settings,optional"`
+	// WASM plugins only.
+	Module        *hcl.Attribute `hcl:"module,optional"`
+	Allow         *hcl.Attribute `hcl:"allow,optional"`
+	AllowPrivate  *hcl.Attribute `hcl:"allow_private,optional"`
+	Credentials   *hcl.Attribute `hcl:"credentials,optional"`
+	MaxResponseMB *hcl.Attribute `hcl:"max_response_mb,optional"`
+	Limits        *limitsBlock   `hcl:"limits,block"`
 }
 
 type syncBlock struct {
@@ -65,12 +88,12 @@ const (
 	minRetries, maxRetries   = 0, 20
 	minBackoff, maxBackoff   = time.Millisecond, time.Hour
 	minOrder, maxOrder       = 0, 1_000_000
+	minMemoryMB, maxMemoryMB = 16, 4096
+	minCall, maxCall         = 10 * time.Millisecond, time.Hour
+	minRespMB, maxRespMB     = 1, 1024
 )
 
 const (
-	// pluginWASM is refused by name until the WASM host lands, so that
-	// an admin reading the design learns it is coming rather than wrong.
-	pluginWASM = "wasm"
 	// settingPath is the one backend setting the core resolves: by
 	// convention it names a file.
 	settingPath      = "path"
@@ -147,6 +170,7 @@ func (c *checker) root(b *fileBody, missing hcl.Range, cfg *Config) {
 		c.sync(b.Sync, &cfg.Sync)
 	}
 
+	c.policies(b.Policies, cfg)
 	c.entities(b.Entities, cfg)
 }
 
@@ -160,21 +184,18 @@ func (c *checker) backend(b *backendBlock, cfg *Config) {
 	pluginOK := true
 	if s, ok := c.str(where+": plugin", b.Plugin); ok {
 		switch s {
-		case PluginBuiltin, PluginSubprocess:
+		case PluginBuiltin, PluginSubprocess, PluginWASM:
 			be.Plugin = s
-		case pluginWASM:
-			c.attrError(b.Plugin, fmt.Sprintf("%s: plugin %s is not supported yet", where, short(s)),
-				"use builtin or subprocess")
-			pluginOK = false
 		default:
 			c.attrError(b.Plugin, fmt.Sprintf("%s: unknown plugin %s", where, short(s)),
-				"valid: builtin, subprocess")
+				"valid: builtin, subprocess, wasm")
 			pluginOK = false
 		}
 	} else if isSet(b.Plugin) {
 		pluginOK = false
 	}
 
+	wasmOnly := []*hcl.Attribute{b.Module, b.Allow, b.AllowPrivate, b.Credentials, b.MaxResponseMB}
 	switch {
 	case !pluginOK:
 		// Whether command belongs here depends on the plugin kind.
@@ -188,12 +209,25 @@ func (c *checker) backend(b *backendBlock, cfg *Config) {
 		if args, ok := c.list(where+": args", b.Args); ok {
 			be.Args = args
 		}
+	case be.Plugin == PluginWASM:
+		be.WASM = c.wasm(where, b, cfg.Dir)
 	default:
 		for _, a := range []*hcl.Attribute{b.Command, b.Args} {
 			if isSet(a) {
 				c.attrError(a, fmt.Sprintf("%s: %s is only for subprocess plugins", where, a.Name),
 					`set plugin = "subprocess" or remove it`)
 			}
+		}
+	}
+	if pluginOK && be.Plugin != PluginWASM {
+		for _, a := range wasmOnly {
+			if isSet(a) {
+				c.attrError(a, fmt.Sprintf("%s: %s is only for wasm plugins", where, a.Name),
+					`set plugin = "wasm" or remove it`)
+			}
+		}
+		if b.Limits != nil {
+			c.report(b.Limits.DefRange, where+": limits are only for wasm plugins", `set plugin = "wasm" or remove the block`)
 		}
 	}
 
@@ -258,11 +292,12 @@ func (c *checker) entities(blocks []*entityBlock, cfg *Config) {
 		}
 
 		if s, ok := c.str(where+": conflict", b.Conflict); ok {
-			if slices.Contains(ConflictPolicies, s) {
+			valid := append(slices.Clone(ConflictPolicies), policyNames(cfg)...)
+			if slices.Contains(valid, s) {
 				e.Conflict = s
 			} else {
 				c.attrError(b.Conflict, fmt.Sprintf("%s: unknown conflict policy %s", where, short(s)),
-					"valid: "+strings.Join(ConflictPolicies, ", "))
+					"valid: "+strings.Join(valid, ", "))
 			}
 		}
 

@@ -52,7 +52,7 @@ func TestParseBad(t *testing.T) {
 		{"two backends", head + "backend \"other\" {}\n",
 			[]problem{{4, 1, `backend "other": only one backend block is allowed; the first is at line 3`}}},
 		{"wasm plugin", "store = \"s\"\nuser = \"u\"\nbackend \"rc\" {\n  plugin = \"wasm\"\n}\n",
-			[]problem{{4, 3, `backend "rc": plugin "wasm" is not supported yet`}}},
+			[]problem{{3, 1, `backend "rc": a wasm plugin needs a module`}}},
 		{"unknown plugin", "store = \"s\"\nuser = \"u\"\nbackend \"rc\" {\n  plugin = \"grpc\"\n}\n",
 			[]problem{{4, 3, `backend "rc": unknown plugin "grpc"; valid: builtin, subprocess`}}},
 		{"subprocess without command", "store = \"s\"\nuser = \"u\"\nbackend \"rc\" {\n  plugin = \"subprocess\"\n}\n",

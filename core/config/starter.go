@@ -109,14 +109,30 @@ user = {{.User}}
 # connector's name.
 backend "mock" {
   # How the connector is loaded: "builtin" (linked into fieldsync, the
-  # default) or "subprocess" (a plugin executable). "wasm" is not
-  # supported yet.
+  # default), "subprocess" (a plugin executable) or "wasm" (a WebAssembly
+  # module run in fieldsync's sandbox).
   plugin = "builtin"
 
   # Subprocess plugins only: the executable (relative to this file's
   # directory, no PATH lookup) and its arguments.
   # command = "./fieldsync-plugin-mock"
   # args    = ["--verbose"]
+
+  # WASM plugins only. The module, and the only places it may reach over
+  # HTTP (scheme://host[:port]; "*.example.com" for subdomains). Private
+  # and loopback addresses are refused unless allow_private = true (an
+  # emulator on 127.0.0.1 needs it). credentials are Authorization header
+  # values the host adds for an allowed destination: the module never
+  # sees them. max_response_mb bounds one response (default 16).
+  # module          = "plugins/mock.wasm"
+  # allow           = ["http://127.0.0.1:8080"]
+  # allow_private   = true
+  # credentials     = { "http://127.0.0.1:8080" = "Bearer a-secret" }
+  # max_response_mb = 16
+  # limits {
+  #   memory_mb    = 256    # memory of one module instance, 16..4096
+  #   call_timeout = "60s"  # one call into the module; a runaway is stopped
+  # }
 
   # Settings handed to the connector as strings. The mock's are:
   #   path    the server SQLite file all devices share (resolved like store)
@@ -128,6 +144,12 @@ backend "mock" {
     create = "true"
   }
 }
+
+# Conflict policies shipped as WASM modules, chosen by name in entity blocks
+# like the built-in ones. limits { } as for a wasm backend.
+# policy "numbers-max" {
+#   module = "policies/numbers-max.wasm"
+# }
 
 # Tuning of the sync cycle. Every attribute is optional; the values below are
 # the defaults.
