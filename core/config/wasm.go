@@ -2,14 +2,12 @@ package config
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/fieldsync/fieldsync/core/wasmhost/netpolicy"
 )
 
 // DefaultLimits are a WASM module's limits when the file sets none.
@@ -33,7 +31,7 @@ func (c *checker) wasm(where string, b *backendBlock, dir string) *WASM {
 	if list, ok := c.list(where+": allow", b.Allow); ok {
 		for _, r := range list {
 			if err := CheckAllow(r); err != nil {
-				c.attrError(b.Allow, fmt.Sprintf("%s: allow %s: %v", where, short(r), err), `write scheme://host[:port], e.g. "https://api.example.com"`)
+				c.attrError(b.Allow, fmt.Sprintf("%s: %v", where, err), `write scheme://host[:port], e.g. "https://api.example.com"`)
 				continue
 			}
 			w.Allow = append(w.Allow, r)
@@ -120,35 +118,10 @@ func (c *checker) boolean(what string, a *hcl.Attribute) (bool, bool) {
 	return v.True(), true
 }
 
-// CheckAllow checks one allow-list entry: scheme://host[:port] with http or
-// https, a host name (or "*." and a domain) or an IP address, and nothing
-// else (no path, user, query).
+// CheckAllow checks one allow-list entry the way the WASM host will read
+// it (netpolicy.ParseRule), so a bad entry fails at config load, with the
+// file and line, rather than when the plugin starts.
 func CheckAllow(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("not a URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("scheme must be http or https")
-	}
-	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("only scheme, host and port may be given")
-	}
-	host := u.Hostname()
-	if host == "" {
-		return fmt.Errorf("no host")
-	}
-	if net.ParseIP(host) == nil {
-		name := strings.TrimPrefix(host, "*.")
-		if name == "" || strings.Contains(name, "*") {
-			return fmt.Errorf("a wildcard may only start the host, as *.example.com")
-		}
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("port must be 1..65535")
-		}
-	}
-	return nil
+	_, err := netpolicy.ParseRule(s)
+	return err
 }

@@ -59,8 +59,8 @@ func TestWASMConfigErrors(t *testing.T) {
 	}{
 		{"credentials for an unlisted host", `{ "http://127.0.0.1:8080" = "Bearer s3cret" }`, `{ "http://evil.example" = "Bearer s3cret" }`, `credentials for "http://evil.example", which allow does not list`},
 		{"allow with a path", `"http://127.0.0.1:8080",`, `"http://127.0.0.1:8080/x",`, "only scheme, host and port"},
-		{"allow with another scheme", `"http://127.0.0.1:8080",`, `"ftp://127.0.0.1",`, "scheme must be http or https"},
-		{"bad wildcard", `"https://*.example.com"`, `"https://a.*.com"`, "wildcard may only start"},
+		{"allow with another scheme", `"http://127.0.0.1:8080",`, `"ftp://127.0.0.1",`, `scheme "ftp" is not supported`},
+		{"bad wildcard", `"https://*.example.com"`, `"https://a.*.com"`, "a wildcard may only be the whole first label"},
 		{"memory out of range", "memory_mb    = 64", "memory_mb    = 1", "memory_mb"},
 		{"no module", `module        = "plugins/mock.wasm"`, ``, "a wasm plugin needs a module"},
 		{"allow_private not a bool", "allow_private = true", `allow_private = "yes"`, "want true or false"},
