@@ -11,3 +11,7 @@ protoc -I . \
   --go_out=.. --go_opt=module=github.com/fieldsync/fieldsync/sdk \
   --go-grpc_out=.. --go-grpc_opt=module=github.com/fieldsync/fieldsync/sdk \
   fieldsync/plugin/v1/plugin.proto
+# The service stubs import gRPC, which a WASM guest neither needs nor can
+# afford (it triples the .wasm and its load time): keep them out of wasip1
+# builds, which use the messages alone.
+sed -i '1i //go:build !wasip1\n' pluginv1/plugin_grpc.pb.go

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/sdk"
 	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
+	"github.com/fieldsync/fieldsync/sdk/wire"
 )
 
 // fetchWindow is the gRPC flow-control window for data the host receives:
@@ -147,7 +148,7 @@ func (c *Client) Schema(ctx context.Context) (*sdk.Schema, error) {
 	if err != nil {
 		return nil, fromStatus(ctx, "schema", err)
 	}
-	return schemaFromPB(resp)
+	return wire.SchemaFromPB(resp)
 }
 
 // Fetch streams pages from the plugin. Each page is received, decoded and
@@ -168,7 +169,7 @@ func (c *Client) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.FetchFu
 }
 
 func (c *Client) receive(ctx context.Context, req sdk.FetchRequest, emit sdk.FetchFunc) error {
-	stream, err := c.rpc.Fetch(ctx, fetchToPB(req))
+	stream, err := c.rpc.Fetch(ctx, wire.FetchToPB(req))
 	if err != nil {
 		return fromStatus(ctx, "fetch "+req.Entity, err)
 	}
@@ -180,7 +181,7 @@ func (c *Client) receive(ctx context.Context, req sdk.FetchRequest, emit sdk.Fet
 		if err != nil {
 			return fromStatus(ctx, "fetch "+req.Entity, err)
 		}
-		p, err := pageFromPB(msg)
+		p, err := wire.PageFromPB(msg)
 		if err != nil {
 			return sdk.Errorf(sdk.Permanent, "fetch %s: %v", req.Entity, err)
 		}
@@ -198,11 +199,11 @@ func (c *Client) receive(ctx context.Context, req sdk.FetchRequest, emit sdk.Fet
 }
 
 func (c *Client) Push(ctx context.Context, req sdk.PushRequest) (*sdk.PushResponse, error) {
-	resp, err := c.rpc.Push(ctx, pushToPB(req))
+	resp, err := c.rpc.Push(ctx, wire.PushToPB(req))
 	if err != nil {
 		return nil, fromStatus(ctx, "push", err)
 	}
-	return pushResultFromPB(resp, len(req.Changes))
+	return wire.PushResultFromPB(resp, len(req.Changes))
 }
 
 func (c *Client) ListDocuments(ctx context.Context, q sdk.DocumentQuery, fn func(*sdk.DocumentPage) error) error {
@@ -227,7 +228,7 @@ func (c *Client) ListDocuments(ctx context.Context, q sdk.DocumentQuery, fn func
 		}
 		p := &sdk.DocumentPage{Cursor: msg.Cursor, Last: msg.Last, Documents: make([]sdk.Document, len(msg.Documents))}
 		for i, d := range msg.Documents {
-			p.Documents[i] = documentFromPB(d)
+			p.Documents[i] = wire.DocumentFromPB(d)
 		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("plugin list documents: %w", err)

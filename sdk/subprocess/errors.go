@@ -12,6 +12,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/sdk"
 	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
+	"github.com/fieldsync/fieldsync/sdk/wire"
 )
 
 // Errors cross the process boundary as gRPC statuses whose details carry an
@@ -77,7 +78,7 @@ func fromStatus(ctx context.Context, call string, err error) error {
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *pb.ErrorDetail:
-			out.Kind = errorKind(d.Kind)
+			out.Kind = wire.ErrorKind(d.Kind)
 			out.Message = d.Message
 			found = true
 		case *durationpb.Duration:

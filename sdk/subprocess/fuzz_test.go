@@ -7,6 +7,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/sdk"
 	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
+	"github.com/fieldsync/fieldsync/sdk/wire"
 )
 
 // What a plugin sends is outside input to the host. These targets feed
@@ -20,7 +21,7 @@ func FuzzPageFromPlugin(f *testing.F) {
 	b.Delete("c")
 	p := b.Page()
 	p.Last, p.Token = true, []byte("t")
-	seed, _ := proto.Marshal(pageToPB(p))
+	seed, _ := proto.Marshal(wire.PageToPB(p))
 	f.Add(seed)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -28,7 +29,7 @@ func FuzzPageFromPlugin(f *testing.F) {
 		if proto.Unmarshal(data, &msg) != nil {
 			return
 		}
-		page, err := pageFromPB(&msg)
+		page, err := wire.PageFromPB(&msg)
 		if err != nil {
 			return
 		}
@@ -59,14 +60,14 @@ func FuzzPageFromPlugin(f *testing.F) {
 }
 
 func FuzzSchemaFromPlugin(f *testing.F) {
-	seed, _ := proto.Marshal(schemaToPB(fakeSchema))
+	seed, _ := proto.Marshal(wire.SchemaToPB(fakeSchema))
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var msg pb.SchemaResponse
 		if proto.Unmarshal(data, &msg) != nil {
 			return
 		}
-		s, err := schemaFromPB(&msg)
+		s, err := wire.SchemaFromPB(&msg)
 		if err != nil {
 			return
 		}
@@ -77,7 +78,7 @@ func FuzzSchemaFromPlugin(f *testing.F) {
 }
 
 func FuzzPushAnswerFromPlugin(f *testing.F) {
-	seed, _ := proto.Marshal(pushResultToPB(&sdk.PushResponse{Results: []sdk.ChangeResult{
+	seed, _ := proto.Marshal(wire.PushResultToPB(&sdk.PushResponse{Results: []sdk.ChangeResult{
 		{ChangeID: "a", Status: sdk.StatusApplied, ID: "1", Version: "2"},
 		{ChangeID: "b", Status: sdk.StatusConflict, Current: &sdk.Record{ID: "1", Values: map[string]sdk.Value{"x": sdk.Int(1)}}},
 		{ChangeID: "c", Status: sdk.StatusFailed, Err: sdk.Errorf(sdk.Retryable, "later")},
@@ -88,7 +89,7 @@ func FuzzPushAnswerFromPlugin(f *testing.F) {
 		if proto.Unmarshal(data, &msg) != nil {
 			return
 		}
-		res, err := pushResultFromPB(&msg, want)
+		res, err := wire.PushResultFromPB(&msg, want)
 		if err != nil {
 			return
 		}
@@ -101,14 +102,14 @@ func FuzzPushAnswerFromPlugin(f *testing.F) {
 }
 
 func FuzzFetchRequestFromHost(f *testing.F) {
-	seed, _ := proto.Marshal(fetchToPB(sdk.FetchRequest{Entity: "e", Filter: sdk.And(sdk.Cmp("a", sdk.OpEq, sdk.Int(1)), sdk.Not(sdk.Cmp("b", sdk.OpIsNull)))}))
+	seed, _ := proto.Marshal(wire.FetchToPB(sdk.FetchRequest{Entity: "e", Filter: sdk.And(sdk.Cmp("a", sdk.OpEq, sdk.Int(1)), sdk.Not(sdk.Cmp("b", sdk.OpIsNull)))}))
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var msg pb.FetchRequest
 		if proto.Unmarshal(data, &msg) != nil {
 			return
 		}
-		req, err := fetchFromPB(&msg)
+		req, err := wire.FetchFromPB(&msg)
 		if err != nil {
 			return
 		}

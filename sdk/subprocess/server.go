@@ -13,6 +13,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/sdk"
 	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
+	"github.com/fieldsync/fieldsync/sdk/wire"
 )
 
 // Serve runs a connector plugin over go-plugin gRPC and returns when the host
@@ -98,7 +99,7 @@ func (s *server) Schema(ctx context.Context, _ *pb.Empty) (*pb.SchemaResponse, e
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return schemaToPB(sch), nil
+	return wire.SchemaToPB(sch), nil
 }
 
 func (s *server) Fetch(req *pb.FetchRequest, stream pb.Connector_FetchServer) error {
@@ -106,14 +107,14 @@ func (s *server) Fetch(req *pb.FetchRequest, stream pb.Connector_FetchServer) er
 	if err != nil {
 		return toStatus(err)
 	}
-	r, err := fetchFromPB(req)
+	r, err := wire.FetchFromPB(req)
 	if err != nil {
 		return toStatus(sdk.Errorf(sdk.Permanent, "fetch %s: %v", req.Entity, err))
 	}
 	return toStatus(sdk.Pipeline(stream.Context(), func(ctx context.Context, emit sdk.FetchFunc) error {
 		return c.Fetch(ctx, r, emit)
 	}, func(p *sdk.Page) error {
-		return stream.Send(pageToPB(p))
+		return stream.Send(wire.PageToPB(p))
 	}))
 }
 
@@ -122,11 +123,11 @@ func (s *server) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushRespons
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	res, err := c.Push(ctx, pushFromPB(req))
+	res, err := c.Push(ctx, wire.PushFromPB(req))
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return pushResultToPB(res), nil
+	return wire.PushResultToPB(res), nil
 }
 
 func (s *server) documents(ctx context.Context) (sdk.Documents, error) {
@@ -150,7 +151,7 @@ func (s *server) ListDocuments(req *pb.DocumentQuery, stream pb.Connector_ListDo
 	return toStatus(d.ListDocuments(stream.Context(), q, func(p *sdk.DocumentPage) error {
 		out := &pb.DocumentPage{Cursor: p.Cursor, Last: p.Last, Documents: make([]*pb.Document, len(p.Documents))}
 		for i := range p.Documents {
-			out.Documents[i] = documentToPB(&p.Documents[i])
+			out.Documents[i] = wire.DocumentToPB(&p.Documents[i])
 		}
 		return stream.Send(out)
 	}))

@@ -2029,14 +2029,19 @@ func (x *Chunk) GetData() []byte {
 	return nil
 }
 
-// ErrorDetail rides in a gRPC status's details so the host can rebuild the
-// typed sdk error (retryable, permanent, token expired, ...).
+// ErrorDetail rides in a gRPC status's details (and in a WASM CallResult) so
+// the host can rebuild the typed sdk error (retryable, permanent, token
+// expired, ...).
 type ErrorDetail struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// retry_after_millis is how long a throttled server asked the caller to
+	// wait (kind retryable). The WASM transport carries it here; the gRPC
+	// transport also sends it as a Duration detail of the status.
+	RetryAfterMillis int64 `protobuf:"varint,3,opt,name=retry_after_millis,json=retryAfterMillis,proto3" json:"retry_after_millis,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ErrorDetail) Reset() {
@@ -2079,6 +2084,564 @@ func (x *ErrorDetail) GetKind() string {
 func (x *ErrorDetail) GetMessage() string {
 	if x != nil {
 		return x.Message
+	}
+	return ""
+}
+
+func (x *ErrorDetail) GetRetryAfterMillis() int64 {
+	if x != nil {
+		return x.RetryAfterMillis
+	}
+	return 0
+}
+
+// CallResult answers one call into a WASM guest: the method's response
+// message, encoded, or an error.
+type CallResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Payload       []byte                 `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
+	Error         *ErrorDetail           `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallResult) Reset() {
+	*x = CallResult{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallResult) ProtoMessage() {}
+
+func (x *CallResult) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallResult.ProtoReflect.Descriptor instead.
+func (*CallResult) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CallResult) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *CallResult) GetError() *ErrorDetail {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// LogRecord is one log line from a guest, forwarded to the host's logger.
+type LogRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Level         string                 `protobuf:"bytes,1,opt,name=level,proto3" json:"level,omitempty"` // trace, debug, info, warn, error
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Fields        map[string]string      `protobuf:"bytes,3,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogRecord) Reset() {
+	*x = LogRecord{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogRecord) ProtoMessage() {}
+
+func (x *LogRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogRecord.ProtoReflect.Descriptor instead.
+func (*LogRecord) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *LogRecord) GetLevel() string {
+	if x != nil {
+		return x.Level
+	}
+	return ""
+}
+
+func (x *LogRecord) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *LogRecord) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type Header struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Values        []string               `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Header) Reset() {
+	*x = Header{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Header) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Header) ProtoMessage() {}
+
+func (x *Header) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Header.ProtoReflect.Descriptor instead.
+func (*Header) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Header) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Header) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// HttpRequest is a request a guest asks its host to make. The host checks
+// it against the plugin's allow-list and adds credentials the guest never
+// sees.
+type HttpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Method        string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Headers       []*Header              `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty"`
+	Body          []byte                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HttpRequest) Reset() {
+	*x = HttpRequest{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HttpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HttpRequest) ProtoMessage() {}
+
+func (x *HttpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HttpRequest.ProtoReflect.Descriptor instead.
+func (*HttpRequest) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *HttpRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *HttpRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *HttpRequest) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *HttpRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+type HttpResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Status  int32                  `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
+	Headers []*Header              `protobuf:"bytes,2,rep,name=headers,proto3" json:"headers,omitempty"`
+	Body    []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	// error is set when the host refused or could not make the request.
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HttpResponse) Reset() {
+	*x = HttpResponse{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HttpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HttpResponse) ProtoMessage() {}
+
+func (x *HttpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HttpResponse.ProtoReflect.Descriptor instead.
+func (*HttpResponse) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *HttpResponse) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *HttpResponse) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *HttpResponse) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *HttpResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type PolicyInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyInfo) Reset() {
+	*x = PolicyInfo{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyInfo) ProtoMessage() {}
+
+func (x *PolicyInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyInfo.ProtoReflect.Descriptor instead.
+func (*PolicyInfo) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PolicyInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ConflictInput struct {
+	state                   protoimpl.MessageState `protogen:"open.v1"`
+	Entity                  *Entity                `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	LocalOp                 Op                     `protobuf:"varint,2,opt,name=local_op,json=localOp,proto3,enum=fieldsync.plugin.v1.Op" json:"local_op,omitempty"`
+	Base                    map[string]*Value      `protobuf:"bytes,3,rep,name=base,proto3" json:"base,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	HasBase                 bool                   `protobuf:"varint,4,opt,name=has_base,json=hasBase,proto3" json:"has_base,omitempty"`
+	Local                   map[string]*Value      `protobuf:"bytes,5,rep,name=local,proto3" json:"local,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	HasLocal                bool                   `protobuf:"varint,6,opt,name=has_local,json=hasLocal,proto3" json:"has_local,omitempty"`
+	Changed                 []string               `protobuf:"bytes,7,rep,name=changed,proto3" json:"changed,omitempty"`
+	Remote                  *Record                `protobuf:"bytes,8,opt,name=remote,proto3" json:"remote,omitempty"` // unset: the server deleted the row
+	LocalModifiedUnixMicro  int64                  `protobuf:"varint,9,opt,name=local_modified_unix_micro,json=localModifiedUnixMicro,proto3" json:"local_modified_unix_micro,omitempty"`
+	RemoteModifiedUnixMicro int64                  `protobuf:"varint,10,opt,name=remote_modified_unix_micro,json=remoteModifiedUnixMicro,proto3" json:"remote_modified_unix_micro,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *ConflictInput) Reset() {
+	*x = ConflictInput{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConflictInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConflictInput) ProtoMessage() {}
+
+func (x *ConflictInput) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConflictInput.ProtoReflect.Descriptor instead.
+func (*ConflictInput) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ConflictInput) GetEntity() *Entity {
+	if x != nil {
+		return x.Entity
+	}
+	return nil
+}
+
+func (x *ConflictInput) GetLocalOp() Op {
+	if x != nil {
+		return x.LocalOp
+	}
+	return Op_OP_UNSPECIFIED
+}
+
+func (x *ConflictInput) GetBase() map[string]*Value {
+	if x != nil {
+		return x.Base
+	}
+	return nil
+}
+
+func (x *ConflictInput) GetHasBase() bool {
+	if x != nil {
+		return x.HasBase
+	}
+	return false
+}
+
+func (x *ConflictInput) GetLocal() map[string]*Value {
+	if x != nil {
+		return x.Local
+	}
+	return nil
+}
+
+func (x *ConflictInput) GetHasLocal() bool {
+	if x != nil {
+		return x.HasLocal
+	}
+	return false
+}
+
+func (x *ConflictInput) GetChanged() []string {
+	if x != nil {
+		return x.Changed
+	}
+	return nil
+}
+
+func (x *ConflictInput) GetRemote() *Record {
+	if x != nil {
+		return x.Remote
+	}
+	return nil
+}
+
+func (x *ConflictInput) GetLocalModifiedUnixMicro() int64 {
+	if x != nil {
+		return x.LocalModifiedUnixMicro
+	}
+	return 0
+}
+
+func (x *ConflictInput) GetRemoteModifiedUnixMicro() int64 {
+	if x != nil {
+		return x.RemoteModifiedUnixMicro
+	}
+	return 0
+}
+
+type ConflictResolution struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Decision      string                 `protobuf:"bytes,1,opt,name=decision,proto3" json:"decision,omitempty"` // take-remote, take-local, merge, manual
+	Values        map[string]*Value      `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	PushOp        Op                     `protobuf:"varint,3,opt,name=push_op,json=pushOp,proto3,enum=fieldsync.plugin.v1.Op" json:"push_op,omitempty"`
+	Push          []string               `protobuf:"bytes,4,rep,name=push,proto3" json:"push,omitempty"`
+	Delete        bool                   `protobuf:"varint,5,opt,name=delete,proto3" json:"delete,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConflictResolution) Reset() {
+	*x = ConflictResolution{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConflictResolution) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConflictResolution) ProtoMessage() {}
+
+func (x *ConflictResolution) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConflictResolution.ProtoReflect.Descriptor instead.
+func (*ConflictResolution) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ConflictResolution) GetDecision() string {
+	if x != nil {
+		return x.Decision
+	}
+	return ""
+}
+
+func (x *ConflictResolution) GetValues() map[string]*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *ConflictResolution) GetPushOp() Op {
+	if x != nil {
+		return x.PushOp
+	}
+	return Op_OP_UNSPECIFIED
+}
+
+func (x *ConflictResolution) GetPush() []string {
+	if x != nil {
+		return x.Push
+	}
+	return nil
+}
+
+func (x *ConflictResolution) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
+}
+
+func (x *ConflictResolution) GetReason() string {
+	if x != nil {
+		return x.Reason
 	}
 	return ""
 }
@@ -2228,10 +2791,67 @@ const file_fieldsync_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\"\x1b\n" +
 	"\x05Chunk\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data\";\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"i\n" +
 	"\vErrorDetail\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*\x9a\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12,\n" +
+	"\x12retry_after_millis\x18\x03 \x01(\x03R\x10retryAfterMillis\"^\n" +
+	"\n" +
+	"CallResult\x12\x18\n" +
+	"\apayload\x18\x01 \x01(\fR\apayload\x126\n" +
+	"\x05error\x18\x02 \x01(\v2 .fieldsync.plugin.v1.ErrorDetailR\x05error\"\xba\x01\n" +
+	"\tLogRecord\x12\x14\n" +
+	"\x05level\x18\x01 \x01(\tR\x05level\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12B\n" +
+	"\x06fields\x18\x03 \x03(\v2*.fieldsync.plugin.v1.LogRecord.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"4\n" +
+	"\x06Header\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\tR\x06values\"\x82\x01\n" +
+	"\vHttpRequest\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x125\n" +
+	"\aheaders\x18\x03 \x03(\v2\x1b.fieldsync.plugin.v1.HeaderR\aheaders\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\fR\x04body\"\x87\x01\n" +
+	"\fHttpResponse\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\x05R\x06status\x125\n" +
+	"\aheaders\x18\x02 \x03(\v2\x1b.fieldsync.plugin.v1.HeaderR\aheaders\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\" \n" +
+	"\n" +
+	"PolicyInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa9\x05\n" +
+	"\rConflictInput\x123\n" +
+	"\x06entity\x18\x01 \x01(\v2\x1b.fieldsync.plugin.v1.EntityR\x06entity\x122\n" +
+	"\blocal_op\x18\x02 \x01(\x0e2\x17.fieldsync.plugin.v1.OpR\alocalOp\x12@\n" +
+	"\x04base\x18\x03 \x03(\v2,.fieldsync.plugin.v1.ConflictInput.BaseEntryR\x04base\x12\x19\n" +
+	"\bhas_base\x18\x04 \x01(\bR\ahasBase\x12C\n" +
+	"\x05local\x18\x05 \x03(\v2-.fieldsync.plugin.v1.ConflictInput.LocalEntryR\x05local\x12\x1b\n" +
+	"\thas_local\x18\x06 \x01(\bR\bhasLocal\x12\x18\n" +
+	"\achanged\x18\a \x03(\tR\achanged\x123\n" +
+	"\x06remote\x18\b \x01(\v2\x1b.fieldsync.plugin.v1.RecordR\x06remote\x129\n" +
+	"\x19local_modified_unix_micro\x18\t \x01(\x03R\x16localModifiedUnixMicro\x12;\n" +
+	"\x1aremote_modified_unix_micro\x18\n" +
+	" \x01(\x03R\x17remoteModifiedUnixMicro\x1aS\n" +
+	"\tBaseEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.fieldsync.plugin.v1.ValueR\x05value:\x028\x01\x1aT\n" +
+	"\n" +
+	"LocalEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.fieldsync.plugin.v1.ValueR\x05value:\x028\x01\"\xca\x02\n" +
+	"\x12ConflictResolution\x12\x1a\n" +
+	"\bdecision\x18\x01 \x01(\tR\bdecision\x12K\n" +
+	"\x06values\x18\x02 \x03(\v23.fieldsync.plugin.v1.ConflictResolution.ValuesEntryR\x06values\x120\n" +
+	"\apush_op\x18\x03 \x01(\x0e2\x17.fieldsync.plugin.v1.OpR\x06pushOp\x12\x12\n" +
+	"\x04push\x18\x04 \x03(\tR\x04push\x12\x16\n" +
+	"\x06delete\x18\x05 \x01(\bR\x06delete\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x1aU\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.fieldsync.plugin.v1.ValueR\x05value:\x028\x01*\x9a\x01\n" +
 	"\tFieldType\x12\x1a\n" +
 	"\x16FIELD_TYPE_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -2285,7 +2905,7 @@ func file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_fieldsync_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_fieldsync_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_fieldsync_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_fieldsync_plugin_v1_plugin_proto_goTypes = []any{
 	(FieldType)(0),              // 0: fieldsync.plugin.v1.FieldType
 	(Op)(0),                     // 1: fieldsync.plugin.v1.Op
@@ -2317,12 +2937,24 @@ var file_fieldsync_plugin_v1_plugin_proto_goTypes = []any{
 	(*ReadDocumentRequest)(nil), // 27: fieldsync.plugin.v1.ReadDocumentRequest
 	(*Chunk)(nil),               // 28: fieldsync.plugin.v1.Chunk
 	(*ErrorDetail)(nil),         // 29: fieldsync.plugin.v1.ErrorDetail
-	nil,                         // 30: fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
-	nil,                         // 31: fieldsync.plugin.v1.Record.ValuesEntry
-	nil,                         // 32: fieldsync.plugin.v1.Change.ValuesEntry
+	(*CallResult)(nil),          // 30: fieldsync.plugin.v1.CallResult
+	(*LogRecord)(nil),           // 31: fieldsync.plugin.v1.LogRecord
+	(*Header)(nil),              // 32: fieldsync.plugin.v1.Header
+	(*HttpRequest)(nil),         // 33: fieldsync.plugin.v1.HttpRequest
+	(*HttpResponse)(nil),        // 34: fieldsync.plugin.v1.HttpResponse
+	(*PolicyInfo)(nil),          // 35: fieldsync.plugin.v1.PolicyInfo
+	(*ConflictInput)(nil),       // 36: fieldsync.plugin.v1.ConflictInput
+	(*ConflictResolution)(nil),  // 37: fieldsync.plugin.v1.ConflictResolution
+	nil,                         // 38: fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
+	nil,                         // 39: fieldsync.plugin.v1.Record.ValuesEntry
+	nil,                         // 40: fieldsync.plugin.v1.Change.ValuesEntry
+	nil,                         // 41: fieldsync.plugin.v1.LogRecord.FieldsEntry
+	nil,                         // 42: fieldsync.plugin.v1.ConflictInput.BaseEntry
+	nil,                         // 43: fieldsync.plugin.v1.ConflictInput.LocalEntry
+	nil,                         // 44: fieldsync.plugin.v1.ConflictResolution.ValuesEntry
 }
 var file_fieldsync_plugin_v1_plugin_proto_depIdxs = []int32{
-	30, // 0: fieldsync.plugin.v1.ConfigureRequest.settings:type_name -> fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
+	38, // 0: fieldsync.plugin.v1.ConfigureRequest.settings:type_name -> fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
 	0,  // 1: fieldsync.plugin.v1.Field.type:type_name -> fieldsync.plugin.v1.FieldType
 	7,  // 2: fieldsync.plugin.v1.Field.choices:type_name -> fieldsync.plugin.v1.Choice
 	6,  // 3: fieldsync.plugin.v1.Entity.fields:type_name -> fieldsync.plugin.v1.Field
@@ -2336,36 +2968,50 @@ var file_fieldsync_plugin_v1_plugin_proto_depIdxs = []int32{
 	15, // 11: fieldsync.plugin.v1.Page.ids:type_name -> fieldsync.plugin.v1.Strings
 	15, // 12: fieldsync.plugin.v1.Page.versions:type_name -> fieldsync.plugin.v1.Strings
 	16, // 13: fieldsync.plugin.v1.Page.columns:type_name -> fieldsync.plugin.v1.Column
-	31, // 14: fieldsync.plugin.v1.Record.values:type_name -> fieldsync.plugin.v1.Record.ValuesEntry
+	39, // 14: fieldsync.plugin.v1.Record.values:type_name -> fieldsync.plugin.v1.Record.ValuesEntry
 	1,  // 15: fieldsync.plugin.v1.Change.op:type_name -> fieldsync.plugin.v1.Op
-	32, // 16: fieldsync.plugin.v1.Change.values:type_name -> fieldsync.plugin.v1.Change.ValuesEntry
+	40, // 16: fieldsync.plugin.v1.Change.values:type_name -> fieldsync.plugin.v1.Change.ValuesEntry
 	19, // 17: fieldsync.plugin.v1.PushRequest.changes:type_name -> fieldsync.plugin.v1.Change
 	2,  // 18: fieldsync.plugin.v1.ChangeResult.status:type_name -> fieldsync.plugin.v1.Status
 	18, // 19: fieldsync.plugin.v1.ChangeResult.current:type_name -> fieldsync.plugin.v1.Record
 	21, // 20: fieldsync.plugin.v1.ChangeResult.error:type_name -> fieldsync.plugin.v1.Error
 	22, // 21: fieldsync.plugin.v1.PushResponse.results:type_name -> fieldsync.plugin.v1.ChangeResult
 	25, // 22: fieldsync.plugin.v1.DocumentPage.documents:type_name -> fieldsync.plugin.v1.Document
-	12, // 23: fieldsync.plugin.v1.Record.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
-	12, // 24: fieldsync.plugin.v1.Change.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
-	4,  // 25: fieldsync.plugin.v1.Connector.Configure:input_type -> fieldsync.plugin.v1.ConfigureRequest
-	3,  // 26: fieldsync.plugin.v1.Connector.Schema:input_type -> fieldsync.plugin.v1.Empty
-	14, // 27: fieldsync.plugin.v1.Connector.Fetch:input_type -> fieldsync.plugin.v1.FetchRequest
-	20, // 28: fieldsync.plugin.v1.Connector.Push:input_type -> fieldsync.plugin.v1.PushRequest
-	24, // 29: fieldsync.plugin.v1.Connector.ListDocuments:input_type -> fieldsync.plugin.v1.DocumentQuery
-	27, // 30: fieldsync.plugin.v1.Connector.ReadDocument:input_type -> fieldsync.plugin.v1.ReadDocumentRequest
-	3,  // 31: fieldsync.plugin.v1.Connector.Close:input_type -> fieldsync.plugin.v1.Empty
-	5,  // 32: fieldsync.plugin.v1.Connector.Configure:output_type -> fieldsync.plugin.v1.InfoResponse
-	11, // 33: fieldsync.plugin.v1.Connector.Schema:output_type -> fieldsync.plugin.v1.SchemaResponse
-	17, // 34: fieldsync.plugin.v1.Connector.Fetch:output_type -> fieldsync.plugin.v1.Page
-	23, // 35: fieldsync.plugin.v1.Connector.Push:output_type -> fieldsync.plugin.v1.PushResponse
-	26, // 36: fieldsync.plugin.v1.Connector.ListDocuments:output_type -> fieldsync.plugin.v1.DocumentPage
-	28, // 37: fieldsync.plugin.v1.Connector.ReadDocument:output_type -> fieldsync.plugin.v1.Chunk
-	3,  // 38: fieldsync.plugin.v1.Connector.Close:output_type -> fieldsync.plugin.v1.Empty
-	32, // [32:39] is the sub-list for method output_type
-	25, // [25:32] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	29, // 23: fieldsync.plugin.v1.CallResult.error:type_name -> fieldsync.plugin.v1.ErrorDetail
+	41, // 24: fieldsync.plugin.v1.LogRecord.fields:type_name -> fieldsync.plugin.v1.LogRecord.FieldsEntry
+	32, // 25: fieldsync.plugin.v1.HttpRequest.headers:type_name -> fieldsync.plugin.v1.Header
+	32, // 26: fieldsync.plugin.v1.HttpResponse.headers:type_name -> fieldsync.plugin.v1.Header
+	10, // 27: fieldsync.plugin.v1.ConflictInput.entity:type_name -> fieldsync.plugin.v1.Entity
+	1,  // 28: fieldsync.plugin.v1.ConflictInput.local_op:type_name -> fieldsync.plugin.v1.Op
+	42, // 29: fieldsync.plugin.v1.ConflictInput.base:type_name -> fieldsync.plugin.v1.ConflictInput.BaseEntry
+	43, // 30: fieldsync.plugin.v1.ConflictInput.local:type_name -> fieldsync.plugin.v1.ConflictInput.LocalEntry
+	18, // 31: fieldsync.plugin.v1.ConflictInput.remote:type_name -> fieldsync.plugin.v1.Record
+	44, // 32: fieldsync.plugin.v1.ConflictResolution.values:type_name -> fieldsync.plugin.v1.ConflictResolution.ValuesEntry
+	1,  // 33: fieldsync.plugin.v1.ConflictResolution.push_op:type_name -> fieldsync.plugin.v1.Op
+	12, // 34: fieldsync.plugin.v1.Record.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 35: fieldsync.plugin.v1.Change.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 36: fieldsync.plugin.v1.ConflictInput.BaseEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 37: fieldsync.plugin.v1.ConflictInput.LocalEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 38: fieldsync.plugin.v1.ConflictResolution.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
+	4,  // 39: fieldsync.plugin.v1.Connector.Configure:input_type -> fieldsync.plugin.v1.ConfigureRequest
+	3,  // 40: fieldsync.plugin.v1.Connector.Schema:input_type -> fieldsync.plugin.v1.Empty
+	14, // 41: fieldsync.plugin.v1.Connector.Fetch:input_type -> fieldsync.plugin.v1.FetchRequest
+	20, // 42: fieldsync.plugin.v1.Connector.Push:input_type -> fieldsync.plugin.v1.PushRequest
+	24, // 43: fieldsync.plugin.v1.Connector.ListDocuments:input_type -> fieldsync.plugin.v1.DocumentQuery
+	27, // 44: fieldsync.plugin.v1.Connector.ReadDocument:input_type -> fieldsync.plugin.v1.ReadDocumentRequest
+	3,  // 45: fieldsync.plugin.v1.Connector.Close:input_type -> fieldsync.plugin.v1.Empty
+	5,  // 46: fieldsync.plugin.v1.Connector.Configure:output_type -> fieldsync.plugin.v1.InfoResponse
+	11, // 47: fieldsync.plugin.v1.Connector.Schema:output_type -> fieldsync.plugin.v1.SchemaResponse
+	17, // 48: fieldsync.plugin.v1.Connector.Fetch:output_type -> fieldsync.plugin.v1.Page
+	23, // 49: fieldsync.plugin.v1.Connector.Push:output_type -> fieldsync.plugin.v1.PushResponse
+	26, // 50: fieldsync.plugin.v1.Connector.ListDocuments:output_type -> fieldsync.plugin.v1.DocumentPage
+	28, // 51: fieldsync.plugin.v1.Connector.ReadDocument:output_type -> fieldsync.plugin.v1.Chunk
+	3,  // 52: fieldsync.plugin.v1.Connector.Close:output_type -> fieldsync.plugin.v1.Empty
+	46, // [46:53] is the sub-list for method output_type
+	39, // [39:46] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_fieldsync_plugin_v1_plugin_proto_init() }
@@ -2387,7 +3033,7 @@ func file_fieldsync_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fieldsync_plugin_v1_plugin_proto_rawDesc), len(file_fieldsync_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   30,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

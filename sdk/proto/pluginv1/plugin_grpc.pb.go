@@ -1,3 +1,5 @@
+//go:build !wasip1
+
 // The fieldsync plugin protocol, major version 1.
 //
 // One schema serves every transport: the subprocess transport carries these
