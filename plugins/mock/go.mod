@@ -6,6 +6,7 @@ require (
 	github.com/fieldsync/fieldsync/sdk v0.0.0
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/ncruces/go-sqlite3 v0.37.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -23,7 +24,6 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 	google.golang.org/grpc v1.85.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/fieldsync/fieldsync/sdk => ../../sdk
