@@ -27,7 +27,11 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(envCrashChild); spec != "" {
 		os.Exit(crashChild(spec))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if mockWASM != "" {
+		os.RemoveAll(filepath.Dir(mockWASM))
+	}
+	os.Exit(code)
 }
 
 // crashChild syncs the device at dev against server srv and prints a line

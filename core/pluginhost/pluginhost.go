@@ -1,7 +1,8 @@
 // Package pluginhost loads connectors for the engine, whatever their
-// transport: Go values registered in-process, or executables started as
-// go-plugin subprocesses (WASM joins later). It hands back an sdk.Connector
-// and owns the plugin's lifetime; it knows nothing of syncing.
+// transport: Go values registered in-process, executables started as
+// go-plugin subprocesses, or WebAssembly modules run in a wazero sandbox
+// (core/wasmhost). It hands back an sdk.Connector and owns the plugin's
+// lifetime; it knows nothing of syncing.
 package pluginhost
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/fieldsync/fieldsync/core/wasmhost"
 	"github.com/fieldsync/fieldsync/sdk"
 	"github.com/fieldsync/fieldsync/sdk/subprocess"
 )
@@ -27,6 +29,8 @@ const (
 	InProcess Transport = "builtin"
 	// Subprocess starts an executable that calls subprocess.Serve.
 	Subprocess Transport = "subprocess"
+	// WASM runs a .wasm module built with sdk/wasmguest in a sandbox.
+	WASM Transport = "wasm"
 )
 
 // Spec says which connector to load and how.
@@ -34,11 +38,17 @@ type Spec struct {
 	// Name is the registered name (InProcess) or a label for logs.
 	Name      string
 	Transport Transport
-	// Command and Args start a Subprocess plugin.
+	// Command and Args start a Subprocess plugin; for a WASM plugin,
+	// Command is the .wasm file and Args are unused.
 	Command string
 	Args    []string
 	// Settings go to the connector's factory.
 	Settings map[string]string
+	// WASM holds a WASM plugin's limits, compilation cache and network
+	// policy hook (see wasmhost.Config); its Path, Name, Settings and
+	// Logger are taken from the spec. An empty CacheDir means
+	// wasmhost.DefaultCacheDir, so a second start does not compile again.
+	WASM wasmhost.Config
 }
 
 // Registry holds the connectors linked into this process.
@@ -122,6 +132,20 @@ func (r *Registry) Open(ctx context.Context, spec Spec, logger hclog.Logger) (sd
 			return nil, fmt.Errorf("open connector %q: %w", spec.Name, err)
 		}
 		return c, nil
+	case WASM:
+		if spec.Command == "" {
+			return nil, fmt.Errorf("connector %q: a WASM plugin needs the path of its .wasm file", spec.Name)
+		}
+		cfg := spec.WASM
+		cfg.Path, cfg.Name, cfg.Settings, cfg.Logger = spec.Command, spec.Name, spec.Settings, logger
+		if cfg.CacheDir == "" {
+			cfg.CacheDir = wasmhost.DefaultCacheDir()
+		}
+		c, err := wasmhost.Open(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open connector %q: %w", spec.Name, err)
+		}
+		return c, nil
 	}
-	return nil, fmt.Errorf("connector %q: unknown transport %q (want %q or %q)", spec.Name, spec.Transport, InProcess, Subprocess)
+	return nil, fmt.Errorf("connector %q: unknown transport %q (want %q, %q or %q)", spec.Name, spec.Transport, InProcess, Subprocess, WASM)
 }

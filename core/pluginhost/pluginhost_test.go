@@ -75,6 +75,8 @@ func TestOpen(t *testing.T) {
 		{"subprocess", Spec{Name: "tiny", Transport: Subprocess, Command: os.Args[0], Settings: map[string]string{"name": "b"}}, ""},
 		{"subprocess without command", Spec{Name: "x", Transport: Subprocess}, "needs a command"},
 		{"subprocess factory error", Spec{Name: "x", Transport: Subprocess, Command: os.Args[0]}, "setting name is required"},
+		{"wasm without a file", Spec{Name: "x", Transport: WASM}, "needs the path of its .wasm file"},
+		{"wasm file missing", Spec{Name: "x", Transport: WASM, Command: "/nonexistent/x.wasm"}, "no such file"},
 		{"unknown transport", Spec{Name: "tiny", Transport: "carrier-pigeon"}, "unknown transport"},
 	}
 	t.Setenv("PLUGINHOST_TEST_PLUGIN", "1") // only the re-executed plugin reads it

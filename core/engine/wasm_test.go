@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/fieldsync/fieldsync/core/wasmhost"
+	"github.com/fieldsync/fieldsync/core/wasmhost/netpolicy"
+	"github.com/fieldsync/fieldsync/plugins/mock"
+	"github.com/fieldsync/fieldsync/plugins/mock/httpapi"
+	"github.com/fieldsync/fieldsync/sdk"
+	"github.com/fieldsync/fieldsync/sdk/contracttest"
+	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
+)
+
+// The mock as a WASM plugin: the guest cannot open the server's SQLite file
+// (wasip1 has no file locking, and the sandbox mounts nothing), so it reaches
+// the mock server through its HTTP API, by the host's network function,
+// under an allow-list naming only the test server's address.
+
+var (
+	mockWASMOnce sync.Once
+	mockWASM     string
+	mockWASMErr  error
+)
+
+// buildMockWASM builds plugins/mock/cmd/fieldsync-mock-wasm once per test
+// run (the Go build cache makes later runs a link).
+func buildMockWASM(t *testing.T) string {
+	t.Helper()
+	mockWASMOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "fieldsync-engine-wasm-")
+		if err != nil {
+			mockWASMErr = err
+			return
+		}
+		mockWASM = filepath.Join(dir, "mock.wasm")
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-ldflags=-s -w", "-o", mockWASM, "github.com/fieldsync/fieldsync/plugins/mock/cmd/fieldsync-mock-wasm")
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			mockWASMErr = fmt.Errorf("build the mock's wasm module: %v\n%s", err, out)
+		}
+	})
+	if mockWASMErr != nil {
+		t.Fatal(mockWASMErr)
+	}
+	return mockWASM
+}
+
+// wasmCache is the compilation cache the tests share, so only the first
+// Open of a machine compiles the module.
+func wasmCache() string { return filepath.Join(os.TempDir(), "fieldsync-test-wazero-cache") }
+
+// serveMock puts the mock server's HTTP API in front of srv on 127.0.0.1.
+func serveMock(t *testing.T, srv *mock.Server, opts httpapi.Options) string {
+	t.Helper()
+	ts := httptest.NewServer(httpapi.Handler(srv, opts))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// openMockWASM opens the WASM mock against the server at url, allowed to
+// reach that address and nothing else; credentials, if any, come from the
+// host.
+func openMockWASM(t *testing.T, url string, creds []netpolicy.Credential, logger hclog.Logger) *wasmhost.Connector {
+	t.Helper()
+	rule, err := netpolicy.ParseRule(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	pol := &netpolicy.Policy{Plugin: "mock", Allow: []netpolicy.Rule{rule}, AllowPrivate: true, Credentials: creds, Logger: logger}
+	c, err := wasmhost.Open(context.Background(), wasmhost.Config{
+		Path: buildMockWASM(t), Settings: map[string]string{"url": url}, Logger: logger, CacheDir: wasmCache(),
+		HTTP: policyHTTP(pol),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// policyHTTP adapts a network policy to the host's HTTP function.
+func policyHTTP(pol *netpolicy.Policy) func(context.Context, *pb.HttpRequest) *pb.HttpResponse {
+	return func(ctx context.Context, req *pb.HttpRequest) *pb.HttpResponse {
+		h := http.Header{}
+		for _, hd := range req.Headers {
+			h[http.CanonicalHeaderKey(hd.Name)] = hd.Values
+		}
+		status, rh, body, err := pol.Do(ctx, req.Method, req.Url, h, req.Body)
+		if err != nil {
+			return &pb.HttpResponse{Error: err.Error()}
+		}
+		out := &pb.HttpResponse{Status: int32(status), Body: body}
+		for k, v := range rh {
+			out.Headers = append(out.Headers, &pb.Header{Name: k, Values: v})
+		}
+		return out
+	}
+}
+
+func TestContractWASMMock(t *testing.T) {
+	contracttest.Run(t, contracttest.Config{
+		Entity: "account",
+		NewBackend: func(t *testing.T) contracttest.Backend {
+			srv, err := mock.Create(context.Background(), filepath.Join(t.TempDir(), "server.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			url := serveMock(t, srv, httpapi.Options{})
+			return &wasmBackend{srv: srv, url: url}
+		},
+	})
+}
+
+type wasmBackend struct {
+	srv *mock.Server
+	url string
+}
+
+func (b *wasmBackend) Connect(t *testing.T) sdk.Connector { return openMockWASM(t, b.url, nil, nil) }
+
+func (b *wasmBackend) AddDocument(t *testing.T, entity, recordID, name string, content []byte) {
+	if _, err := b.srv.AddDocument(context.Background(), entity, recordID, name, "application/octet-stream", bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A device syncs both ways through the WASM mock, and the host injects the
+// server's credential: the guest never holds it.
+func TestSyncThroughWASMMock(t *testing.T) {
+	w := newWorld(t, 20)
+	url := serveMock(t, w.srv, httpapi.Options{Tokens: map[string]string{"s3cret-token": "alice"}})
+	rule, _ := netpolicy.ParseRule(url)
+	conn := openMockWASM(t, url, []netpolicy.Credential{{Rule: rule, Value: "Bearer s3cret-token"}}, nil)
+	d := w.device("alice", allThree, func(o *Options) {
+		o.Connector.Close(context.Background())
+		o.Connector = conn
+	})
+	d.sync()
+	for _, e := range []string{"account", "contact", "opportunity"} {
+		if got, want := d.count("SELECT count(*) FROM "+e), w.count("SELECT count(*) FROM "+e); got != want {
+			t.Fatalf("%s: device %d rows, server %d", e, got, want)
+		}
+	}
+	d.exec("UPDATE account SET city = 'Via WASM' WHERE rowid = 1")
+	w.exec("UPDATE contact SET lastname = 'Server side' WHERE rowid = 1")
+	lg := d.sync()
+	if lg.Upload.Updated != 1 {
+		t.Fatalf("upload %+v", lg.Upload)
+	}
+	if n := w.count("SELECT count(*) FROM account WHERE city = 'Via WASM'"); n != 1 {
+		t.Fatal("the device's edit did not reach the server through the WASM plugin")
+	}
+	if n := d.count("SELECT count(*) FROM contact WHERE lastname = 'Server side'"); n != 1 {
+		t.Fatal("the server's edit did not reach the device through the WASM plugin")
+	}
+	reqs, _, err := w.srv.Requests(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reqs {
+		if r.User != "alice" {
+			t.Fatalf("a request reached the server as %q: the host's credential was not used", r.User)
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package wasmhost
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/fieldsync/fieldsync/sdk/wasmabi"
+)
+
+// plugin is one loaded module: its runtime (which carries the limits), the
+// compiled code and the pool of instances. Connector and Policy wrap it.
+type plugin struct {
+	cfg      Config
+	name     string
+	logger   hclog.Logger
+	runtime  wazero.Runtime
+	cache    wazero.CompilationCache // nil without Config.CacheDir
+	compiled wazero.CompiledModule
+	modCfg   wazero.ModuleConfig
+	pool     *pool
+}
+
+// maxSleep bounds one sleep of the guest. WASI's poll_oneoff sleeps without
+// looking at the call's context, so a guest sleeping for an hour could not
+// be cancelled; in slices the guest's scheduler wakes up, finds its timer not
+// yet due and sleeps again, and between the slices wazero sees the context.
+const maxSleep = 50 * time.Millisecond
+
+// load reads and compiles the module and prepares its instances; ready runs
+// on each new instance before its first call (a connector configures it).
+func load(ctx context.Context, cfg Config, ready func(context.Context, *instance) error) (*plugin, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Path == "" {
+		return nil, fmt.Errorf("wasmhost: no .wasm path")
+	}
+	bin, err := os.ReadFile(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("load plugin %s: %w", cfg.Name, err)
+	}
+	p := &plugin{cfg: cfg, name: cfg.Name, logger: cfg.Logger}
+	rc := wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(cfg.MemoryLimitPages).
+		// The time limit and cancellation both work by ending the context
+		// of a call; this makes wazero stop the guest's code when they do
+		// (at a price: see Config.NoTimeLimit).
+		WithCloseOnContextDone(!cfg.NoTimeLimit).
+		// DWARF only improves the stack traces of traps; parsing it costs
+		// every start.
+		WithDebugInfoEnabled(false)
+	if cfg.CacheDir != "" {
+		if p.cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
+			return nil, fmt.Errorf("load plugin %s: compilation cache %s: %w", cfg.Name, cfg.CacheDir, err)
+		}
+		rc = rc.WithCompilationCache(p.cache)
+	}
+	p.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
+	if err := p.prepare(ctx, bin); err != nil {
+		p.close(ctx)
+		return nil, err
+	}
+	p.pool = newPool(cfg.PoolSize, func(ctx context.Context) (*instance, error) {
+		inst, err := p.instantiate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ready != nil {
+			if err := ready(ctx, inst); err != nil {
+				inst.close(ctx)
+				return nil, err
+			}
+		}
+		return inst, nil
+	})
+	return p, nil
+}
+
+// prepare links WASI and the host's imports and compiles the module.
+func (p *plugin) prepare(ctx context.Context, bin []byte) error {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.runtime); err != nil {
+		return fmt.Errorf("load plugin %s: WASI: %w", p.name, err)
+	}
+	if err := p.instantiateImports(ctx); err != nil {
+		return fmt.Errorf("load plugin %s: host functions: %w", p.name, err)
+	}
+	// A cold compile of a Go guest takes seconds; spread it over the cores.
+	// (A cache hit still decodes and validates the module, on one core:
+	// that is most of a warm start, and grows with the module's size.)
+	compiled, err := p.runtime.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), bin)
+	if err != nil {
+		return fmt.Errorf("load plugin %s: %s is not a valid WebAssembly module: %w", p.name, p.cfg.Path, err)
+	}
+	p.compiled = compiled
+	exports := compiled.ExportedFunctions()
+	for _, name := range []string{wasmabi.ExportABI, wasmabi.ExportAlloc, wasmabi.ExportFree, wasmabi.ExportCall} {
+		if _, ok := exports[name]; !ok {
+			return fmt.Errorf("load plugin %s: %s is not a fieldsync plugin (it exports no %s); build it with sdk/wasmguest", p.name, p.cfg.Path, name)
+		}
+	}
+	level := p.logger.GetLevel()
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	p.modCfg = wazero.NewModuleConfig().
+		WithName(""). // anonymous: the pool instantiates it many times
+		WithStartFunctions("_initialize").
+		WithEnv(wasmabi.EnvLogLevel, level.String()).
+		// wazero's defaults are a fixed fake clock and a deterministic random
+		// source; a connector needs real time (tokens, timestamps) and real
+		// randomness (ids, nonces).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithNanosleep(func(ns int64) { time.Sleep(min(time.Duration(ns), maxSleep)) }).
+		WithRandSource(rand.Reader)
+	return nil
+}
+
+// instance is one instantiation of the module: its own memory, its own
+// connector. Not safe for concurrent use: the pool hands it to one call at a
+// time.
+type instance struct {
+	p      *plugin
+	mod    api.Module
+	mem    api.Memory
+	stderr *outputLog
+	// The exports, looked up once: a lookup per call costs ~18 µs and 40 KB.
+	alloc, free, call api.Function
+	stack             []uint64
+	// broken is set when a call trapped or broke the ABI; the pool then
+	// closes the instance instead of reusing it.
+	broken bool
+}
+
+// instantiate runs the module's initialisers (bounded by the call time
+// limit) and checks the ABI version.
+func (p *plugin) instantiate(ctx context.Context) (*instance, error) {
+	inst := &instance{p: p, stderr: newOutputLog(p.logger, "plugin stderr"), stack: make([]uint64, 3)}
+	ictx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
+	defer cancel()
+	mod, err := p.runtime.InstantiateModule(ictx, p.compiled, p.modCfg.
+		WithStderr(inst.stderr).
+		WithStdout(newOutputLog(p.logger, "plugin stdout")))
+	if err != nil {
+		return nil, fmt.Errorf("start plugin %s: %w%s", p.name, err, inst.stderr.panicMessage())
+	}
+	inst.mod, inst.mem = mod, mod.Memory()
+	inst.alloc = mod.ExportedFunction(wasmabi.ExportAlloc)
+	inst.free = mod.ExportedFunction(wasmabi.ExportFree)
+	inst.call = mod.ExportedFunction(wasmabi.ExportCall)
+	abi := mod.ExportedFunction(wasmabi.ExportABI)
+	if inst.mem == nil || inst.alloc == nil || inst.free == nil || inst.call == nil || abi == nil {
+		inst.close(ctx)
+		return nil, fmt.Errorf("start plugin %s: the module lacks its memory or a fieldsync export", p.name)
+	}
+	if err := abi.CallWithStack(ictx, inst.stack); err != nil {
+		inst.close(ctx)
+		return nil, fmt.Errorf("start plugin %s: %s: %w", p.name, wasmabi.ExportABI, err)
+	}
+	if v := uint32(inst.stack[0]); v != wasmabi.Version {
+		inst.close(ctx)
+		return nil, fmt.Errorf("start plugin %s: it speaks WASM ABI %d, this host speaks %d", p.name, v, wasmabi.Version)
+	}
+	return inst, nil
+}
+
+func (inst *instance) close(ctx context.Context) {
+	if inst.mod != nil {
+		_ = inst.mod.Close(ctx)
+	}
+}
+
+// close releases the pool's instances, the runtime and the cache's memory
+// (not its files).
+func (p *plugin) close(ctx context.Context) {
+	if p.pool != nil {
+		p.pool.close(ctx)
+	}
+	_ = p.runtime.Close(ctx)
+	if p.cache != nil {
+		_ = p.cache.Close(ctx)
+	}
+}
