@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/fieldsync/fieldsync/core/config"
+	"github.com/fieldsync/fieldsync/core/conflict"
 	"github.com/fieldsync/fieldsync/core/engine"
 	"github.com/fieldsync/fieldsync/core/pluginhost"
 	"github.com/fieldsync/fieldsync/core/store"
@@ -52,17 +53,28 @@ func openStore(ctx context.Context, cfg *config.Config, mustExist bool) (*store.
 func openConnector(ctx context.Context, cfg *config.Config) (sdk.Connector, error) {
 	be := cfg.Backend
 	logger().Debug("opening connector", "name", be.Name, "plugin", be.Plugin, "command", be.Command)
-	conn, err := pluginhost.Default.Open(ctx, pluginhost.Spec{
+	spec := pluginhost.Spec{
 		Name:      be.Name,
 		Transport: pluginhost.Transport(be.Plugin),
 		Command:   be.Command,
 		Args:      be.Args,
 		Settings:  be.Settings,
-	}, logger())
+	}
+	if be.Plugin == config.PluginWASM && be.WASM != nil {
+		w, err := wasmConfig(be.Name, be.WASM)
+		if err != nil {
+			return nil, fail(err, "the wasm connector %q has a bad network policy", be.Name)
+		}
+		spec.Command, spec.WASM = be.WASM.Module, w
+	}
+	conn, err := pluginhost.Default.Open(ctx, spec, logger())
 	if err != nil {
 		how := "built-in"
-		if be.Plugin == config.PluginSubprocess {
+		switch be.Plugin {
+		case config.PluginSubprocess:
 			how = "subprocess"
+		case config.PluginWASM:
+			how = "wasm"
 		}
 		return nil, fail(err, "cannot start the %s connector %q", how, be.Name)
 	}
@@ -75,6 +87,10 @@ type device struct {
 	cfg   *config.Config
 	store *store.Store
 	conn  sdk.Connector
+	// policies holds the built-in conflict policies and the config's WASM
+	// ones; closePolicies releases the latter.
+	policies      *conflict.Registry
+	closePolicies func()
 }
 
 // openDevice loads the config at path and opens its store and connector.
@@ -92,12 +108,21 @@ func openDevice(ctx context.Context, path string) (*device, error) {
 		st.Close()
 		return nil, err
 	}
-	return &device{cfg: cfg, store: st, conn: conn}, nil
+	reg, closePolicies, err := openPolicies(ctx, cfg)
+	if err != nil {
+		conn.Close(context.Background())
+		st.Close()
+		return nil, err
+	}
+	return &device{cfg: cfg, store: st, conn: conn, policies: reg, closePolicies: closePolicies}, nil
 }
 
 // Close stops the connector and closes the store. The connector gets a
 // context of its own: a cancelled sync must still stop its plugin cleanly.
 func (d *device) Close() {
+	if d.closePolicies != nil {
+		d.closePolicies()
+	}
 	if err := d.conn.Close(context.Background()); err != nil {
 		logger().Warn("closing the connector failed", "error", err)
 	}
@@ -132,6 +157,7 @@ func (d *device) engine(onEvent func(engine.Event)) (*engine.Engine, error) {
 		Device:       cfg.Device,
 		AppVersion:   cfg.AppVersion,
 		OnEvent:      onEvent,
+		Policies:     d.policies,
 	})
 	if err != nil {
 		return nil, fail(err, "the configuration %s cannot drive a sync", cfg.Path)

@@ -28,8 +28,10 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChild(spec))
 	}
 	code := m.Run()
-	if mockWASM != "" {
-		os.RemoveAll(filepath.Dir(mockWASM))
+	for _, built := range []string{mockWASM, policyWASM} {
+		if built != "" {
+			os.RemoveAll(filepath.Dir(built))
+		}
 	}
 	os.Exit(code)
 }

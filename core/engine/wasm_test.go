@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -14,13 +13,13 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/fieldsync/fieldsync/core/conflict"
 	"github.com/fieldsync/fieldsync/core/wasmhost"
 	"github.com/fieldsync/fieldsync/core/wasmhost/netpolicy"
 	"github.com/fieldsync/fieldsync/plugins/mock"
 	"github.com/fieldsync/fieldsync/plugins/mock/httpapi"
 	"github.com/fieldsync/fieldsync/sdk"
 	"github.com/fieldsync/fieldsync/sdk/contracttest"
-	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
 )
 
 // The mock as a WASM plugin: the guest cannot open the server's SQLite file
@@ -84,32 +83,13 @@ func openMockWASM(t *testing.T, url string, creds []netpolicy.Credential, logger
 	pol := &netpolicy.Policy{Plugin: "mock", Allow: []netpolicy.Rule{rule}, AllowPrivate: true, Credentials: creds, Logger: logger}
 	c, err := wasmhost.Open(context.Background(), wasmhost.Config{
 		Path: buildMockWASM(t), Settings: map[string]string{"url": url}, Logger: logger, CacheDir: wasmCache(),
-		HTTP: policyHTTP(pol),
+		HTTP: wasmhost.NetworkHook(pol),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
-}
-
-// policyHTTP adapts a network policy to the host's HTTP function.
-func policyHTTP(pol *netpolicy.Policy) func(context.Context, *pb.HttpRequest) *pb.HttpResponse {
-	return func(ctx context.Context, req *pb.HttpRequest) *pb.HttpResponse {
-		h := http.Header{}
-		for _, hd := range req.Headers {
-			h[http.CanonicalHeaderKey(hd.Name)] = hd.Values
-		}
-		status, rh, body, err := pol.Do(ctx, req.Method, req.Url, h, req.Body)
-		if err != nil {
-			return &pb.HttpResponse{Error: err.Error()}
-		}
-		out := &pb.HttpResponse{Status: int32(status), Body: body}
-		for k, v := range rh {
-			out.Headers = append(out.Headers, &pb.Header{Name: k, Values: v})
-		}
-		return out
-	}
 }
 
 func TestContractWASMMock(t *testing.T) {
@@ -177,5 +157,65 @@ func TestSyncThroughWASMMock(t *testing.T) {
 		if r.User != "alice" {
 			t.Fatalf("a request reached the server as %q: the host's credential was not used", r.User)
 		}
+	}
+}
+
+var (
+	policyWASMOnce sync.Once
+	policyWASM     string
+	policyWASMErr  error
+)
+
+// buildPolicyWASM builds the example numbers-max policy as a WASM module.
+func buildPolicyWASM(t *testing.T) string {
+	t.Helper()
+	policyWASMOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "fieldsync-engine-policy-")
+		if err != nil {
+			policyWASMErr = err
+			return
+		}
+		policyWASM = filepath.Join(dir, "numbers-max.wasm")
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-ldflags=-s -w", "-o", policyWASM, "github.com/fieldsync/fieldsync/sdk/examples/numbersmax/wasm")
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			policyWASMErr = fmt.Errorf("build the policy's wasm module: %v\n%s", err, out)
+		}
+	})
+	if policyWASMErr != nil {
+		t.Fatal(policyWASMErr)
+	}
+	return policyWASM
+}
+
+// A conflict policy shipped as WASM settles a real sync's conflict: the
+// larger number wins, the device's text wins, and a won deal stays won.
+func TestWASMPolicyThroughASync(t *testing.T) {
+	pol, err := wasmhost.OpenPolicy(context.Background(), wasmhost.Config{Path: buildPolicyWASM(t), CacheDir: wasmCache()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pol.Close(context.Background())
+	reg := conflict.NewRegistry()
+	if err := reg.Register(pol); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, 5)
+	d := w.device("dev", []EntityConfig{{Name: "account"}, {Name: "opportunity", Conflict: "numbers-max"}},
+		func(o *Options) { o.Policies = reg })
+	d.sync()
+	id := d.text("SELECT opportunityid FROM opportunity ORDER BY opportunityid LIMIT 1")
+	d.exec("UPDATE opportunity SET name = 'Device deal', probability = 80, statecode = 0 WHERE opportunityid = '" + id + "'")
+	w.exec("UPDATE opportunity SET name = 'Server deal', probability = 60, statecode = 1 WHERE opportunityid = '" + id + "'")
+	lg := d.sync()
+	if lg.Upload.Conflicts != 1 {
+		t.Fatalf("upload %+v errors %+v", lg.Upload, lg.Errors)
+	}
+	got := w.text("SELECT name || '/' || probability || '/' || statecode FROM opportunity WHERE opportunityid = '" + id + "'")
+	if got != "Device deal/80/1" {
+		t.Fatalf("server holds %s, want Device deal/80/1 (device's text, larger number, won stays won)", got)
+	}
+	if dev := d.text("SELECT name || '/' || probability || '/' || statecode FROM opportunity WHERE opportunityid = '" + id + "'"); dev != got {
+		t.Fatalf("device holds %s, server %s", dev, got)
 	}
 }
