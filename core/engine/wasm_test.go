@@ -35,7 +35,7 @@ var (
 
 // buildMockWASM builds plugins/mock/cmd/fieldsync-mock-wasm once per test
 // run (the Go build cache makes later runs a link).
-func buildMockWASM(t *testing.T) string {
+func buildMockWASM(t testing.TB) string {
 	t.Helper()
 	mockWASMOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "fieldsync-engine-wasm-")
@@ -61,7 +61,7 @@ func buildMockWASM(t *testing.T) string {
 func wasmCache() string { return filepath.Join(os.TempDir(), "fieldsync-test-wazero-cache") }
 
 // serveMock puts the mock server's HTTP API in front of srv on 127.0.0.1.
-func serveMock(t *testing.T, srv *mock.Server, opts httpapi.Options) string {
+func serveMock(t testing.TB, srv *mock.Server, opts httpapi.Options) string {
 	t.Helper()
 	ts := httptest.NewServer(httpapi.Handler(srv, opts))
 	t.Cleanup(ts.Close)
@@ -71,7 +71,7 @@ func serveMock(t *testing.T, srv *mock.Server, opts httpapi.Options) string {
 // openMockWASM opens the WASM mock against the server at url, allowed to
 // reach that address and nothing else; credentials, if any, come from the
 // host.
-func openMockWASM(t *testing.T, url string, creds []netpolicy.Credential, logger hclog.Logger) *wasmhost.Connector {
+func openMockWASM(t testing.TB, url string, creds []netpolicy.Credential, logger hclog.Logger) *wasmhost.Connector {
 	t.Helper()
 	rule, err := netpolicy.ParseRule(url)
 	if err != nil {
@@ -167,7 +167,7 @@ var (
 )
 
 // buildPolicyWASM builds the example numbers-max policy as a WASM module.
-func buildPolicyWASM(t *testing.T) string {
+func buildPolicyWASM(t testing.TB) string {
 	t.Helper()
 	policyWASMOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "fieldsync-engine-policy-")
