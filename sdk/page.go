@@ -28,6 +28,16 @@ type Page struct {
 	// Token is the change token to pass to the next incremental fetch; set on
 	// the last page only. Opaque to the core.
 	Token []byte
+
+	// Encoded, when set, is the whole page already encoded as the plugin
+	// protocol's Page message, as a connector received it from its server;
+	// Fields, IDs, Versions, Columns and Deletes are then left empty (Cursor,
+	// Last and Token are still set). A transport forwards the bytes instead
+	// of decoding and encoding every value again, which inside a WASM guest
+	// is most of the cost of a page. Only a connector that knows its pages go
+	// straight to a transport sets it (the mock's remote connector does when
+	// built as WASM); the core never receives such a page.
+	Encoded []byte
 }
 
 // Len is the number of upserted rows.

@@ -114,7 +114,11 @@ func (s *server) Fetch(req *pb.FetchRequest, stream pb.Connector_FetchServer) er
 	return toStatus(sdk.Pipeline(stream.Context(), func(ctx context.Context, emit sdk.FetchFunc) error {
 		return c.Fetch(ctx, r, emit)
 	}, func(p *sdk.Page) error {
-		return stream.Send(wire.PageToPB(p))
+		m, err := wire.PageMessage(p)
+		if err != nil {
+			return sdk.Errorf(sdk.Permanent, "fetch %s: %v", req.Entity, err)
+		}
+		return stream.Send(m)
 	}))
 }
 

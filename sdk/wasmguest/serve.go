@@ -198,6 +198,15 @@ func (s *streamer) send(m proto.Message) error {
 	return nil
 }
 
+// forward hands over a message that is already encoded.
+func (s *streamer) forward(msg []byte) error {
+	if !s.h.emit(msg) {
+		s.cancel()
+		return errStopped
+	}
+	return nil
+}
+
 func (d *dispatcher) fetch(ctx context.Context, cancel context.CancelFunc, raw []byte, h host) (proto.Message, error) {
 	var req pb.FetchRequest
 	if err := decode(wasmabi.MethodFetch, raw, &req); err != nil {
@@ -211,6 +220,9 @@ func (d *dispatcher) fetch(ctx context.Context, cancel context.CancelFunc, raw [
 	err = d.conn.Fetch(ctx, r, func(p *sdk.Page) error {
 		if ctx.Err() != nil {
 			return errStopped // a page after a stop is never sent
+		}
+		if p.Encoded != nil {
+			return s.forward(p.Encoded)
 		}
 		return s.send(wire.PageToPB(p))
 	})

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"unicode/utf8"
 
 	"github.com/fieldsync/fieldsync/sdk"
@@ -14,6 +15,19 @@ import (
 
 // PageToPB converts a page. The message shares the page's slices: encode it
 // before the page changes.
+// PageMessage is PageToPB for pages that may arrive already encoded (see
+// sdk.Page.Encoded): those are decoded, and a bad encoding is an error.
+func PageMessage(p *sdk.Page) (*pb.Page, error) {
+	if p.Encoded == nil {
+		return PageToPB(p), nil
+	}
+	var m pb.Page
+	if err := proto.Unmarshal(p.Encoded, &m); err != nil {
+		return nil, fmt.Errorf("an encoded page does not decode: %w", err)
+	}
+	return &m, nil
+}
+
 func PageToPB(p *sdk.Page) *pb.Page {
 	out := &pb.Page{
 		Fields:   p.Fields,

@@ -92,7 +92,19 @@ type Options struct {
 	// Logger receives a debug line per request (nil: none); no header is
 	// logged.
 	Logger hclog.Logger
+	// ForwardEncoded hands fetched pages on still encoded (sdk.Page.Encoded)
+	// instead of decoding every value; only for a connector whose pages go
+	// straight to a transport (the WASM build, see ForwardEncodedPages).
+	ForwardEncoded bool
 }
+
+var forwardEncoded atomic.Bool
+
+// ForwardEncodedPages makes Factory's connectors forward fetched pages
+// encoded. The WASM build calls it: there the pages go straight to the
+// guest SDK, which passes the bytes to the host, and decoding and encoding
+// every value inside the guest would be most of a fetch's cost.
+func ForwardEncodedPages() { forwardEncoded.Store(true) }
 
 var clientHook atomic.Pointer[func() *http.Client]
 
@@ -164,7 +176,7 @@ func Factory(ctx context.Context, settings map[string]string, logger hclog.Logge
 	if settings["url"] == "" {
 		return nil, sdk.Errorf(sdk.Permanent, "mock remote: setting \"url\" (the mock server's HTTP API) is required")
 	}
-	opts := Options{Token: settings["token"], User: settings["user"], Logger: logger}
+	opts := Options{Token: settings["token"], User: settings["user"], Logger: logger, ForwardEncoded: forwardEncoded.Load()}
 	if v, ok := settings["max_pages"]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 1 {

@@ -34,13 +34,21 @@ func (c *Connector) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.Fetc
 			if last {
 				return sdk.Errorf(sdk.Permanent, "mock remote: fetch %s: server sent a page after the last one", req.Entity)
 			}
-			var msg pb.Page // the page shares its slices and belongs to fn
-			if err := proto.Unmarshal(b, &msg); err != nil {
-				return sdk.Errorf(sdk.Permanent, "mock remote: fetch %s: malformed page: %w", req.Entity, err)
-			}
-			p, err := wire.PageFromPB(&msg)
-			if err != nil {
-				return sdk.Errorf(sdk.Permanent, "mock remote: fetch %s: %w", req.Entity, err)
+			var p *sdk.Page
+			if c.opts.ForwardEncoded {
+				var err error
+				if p, err = encodedPage(b); err != nil {
+					return sdk.Errorf(sdk.Permanent, "mock remote: fetch %s: malformed page: %w", req.Entity, err)
+				}
+			} else {
+				var msg pb.Page // the page shares its slices and belongs to fn
+				if err := proto.Unmarshal(b, &msg); err != nil {
+					return sdk.Errorf(sdk.Permanent, "mock remote: fetch %s: malformed page: %w", req.Entity, err)
+				}
+				var err error
+				if p, err = wire.PageFromPB(&msg); err != nil {
+					return sdk.Errorf(sdk.Permanent, "mock remote: fetch %s: %w", req.Entity, err)
+				}
 			}
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("mock remote: fetch %s: %w", req.Entity, err)

@@ -24,6 +24,7 @@ import (
 // host instantiates it, never main.
 func init() {
 	remote.SetHTTPClient(wasmguest.HTTPClient)
+	remote.ForwardEncodedPages() // pages go straight to the host, undecoded
 	wasmguest.ServeConnector(remote.Factory)
 }
 
