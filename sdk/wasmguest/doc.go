@@ -29,10 +29,10 @@
 // The same connector package builds for the other transports unchanged.
 //
 // What a guest can and cannot do:
-//   - It has no sockets and no files. HTTPClient returns an *http.Client
+//   - It has no sockets and no files. wasmhttp.Client returns an *http.Client
 //     whose requests the host makes under the plugin's network policy;
 //     request and response bodies are buffered whole in guest memory
-//     (requests up to MaxRequestBody; responses up to the host's limit).
+//     (requests up to wasmhttp.MaxRequestBody; responses up to the host's limit).
 //   - Logs go through the hclog.Logger handed to the factory, into the
 //     host's logger. Output to stdout or stderr reaches the host's log as
 //     warnings; a panic's message is reported with the failed call.

@@ -8,11 +8,12 @@ import (
 
 	"github.com/fieldsync/fieldsync/sdk"
 	"github.com/fieldsync/fieldsync/sdk/wasmguest"
+	"github.com/fieldsync/fieldsync/sdk/wasmguest/wasmhttp"
 )
 
 // newConnector stands for a connector package's factory.
 func newConnector(ctx context.Context, settings map[string]string, logger hclog.Logger) (sdk.Connector, error) {
-	client := wasmguest.HTTPClient() // requests go through the host's policy
+	client := wasmhttp.Client() // requests go through the host's policy
 	resp, err := client.Get(settings["url"] + "/health")
 	if err != nil {
 		return nil, sdk.Errorf(sdk.Retryable, "reach %s: %v", settings["url"], err)

@@ -3,8 +3,6 @@ package wasmguest
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -213,33 +211,5 @@ func TestLogger(t *testing.T) {
 	}
 	if l.IsWarn() || !l.IsError() {
 		t.Error("levels not shared with the derived loggers")
-	}
-}
-
-func TestHTTPClient(t *testing.T) {
-	h := &fakeHost{answer: &pb.HttpResponse{Status: 201, Body: []byte(`{"id":1}`), Headers: []*pb.Header{{Name: "content-type", Values: []string{"application/json"}}}}}
-	client := &http.Client{Transport: &roundTripper{h: h}}
-	req, _ := http.NewRequest(http.MethodPost, "https://api.example.com/things", strings.NewReader(`{"a":1}`))
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 201 || string(body) != `{"id":1}` || resp.Header.Get("Content-Type") != "application/json" {
-		t.Errorf("response %d %q %v", resp.StatusCode, body, resp.Header)
-	}
-	sent := h.requests[0]
-	if sent.Method != "POST" || sent.Url != "https://api.example.com/things" || string(sent.Body) != `{"a":1}` || sent.Headers[0].Name != "Accept" {
-		t.Errorf("sent %v", sent)
-	}
-
-	h.answer = &pb.HttpResponse{Error: "host not allowed"}
-	if _, err := client.Get("https://evil.example.com/"); err == nil || !strings.Contains(err.Error(), "host not allowed") {
-		t.Errorf("refusal: %v", err)
-	}
-	big, _ := http.NewRequest(http.MethodPost, "https://api.example.com/", strings.NewReader(strings.Repeat("x", MaxRequestBody+1)))
-	if _, err := client.Do(big); err == nil || !strings.Contains(err.Error(), "more than a plugin may send") {
-		t.Errorf("oversized body: %v", err)
 	}
 }

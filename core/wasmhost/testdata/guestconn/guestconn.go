@@ -20,7 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/fieldsync/fieldsync/sdk"
-	"github.com/fieldsync/fieldsync/sdk/wasmguest"
+	"github.com/fieldsync/fieldsync/sdk/wasmguest/wasmhttp"
 )
 
 // Schema is the one entity, ten fields over every storage kind.
@@ -211,7 +211,7 @@ func (c *Conn) things(ctx context.Context, req sdk.FetchRequest, fn sdk.FetchFun
 // httpGet fetches the url setting through the host and returns its status
 // and body as one row.
 func (c *Conn) httpGet(fn sdk.FetchFunc) error {
-	resp, err := wasmguest.HTTPClient().Get(c.url)
+	resp, err := wasmhttp.Client().Get(c.url)
 	if err != nil {
 		return sdk.Errorf(sdk.Retryable, "get %s: %v", c.url, err)
 	}

@@ -18,12 +18,13 @@ package main
 import (
 	"github.com/fieldsync/fieldsync/plugins/mock/remote"
 	"github.com/fieldsync/fieldsync/sdk/wasmguest"
+	"github.com/fieldsync/fieldsync/sdk/wasmguest/wasmhttp"
 )
 
 // init registers the connector: a reactor module runs initialisers when the
 // host instantiates it, never main.
 func init() {
-	remote.SetHTTPClient(wasmguest.HTTPClient)
+	remote.SetHTTPClient(wasmhttp.Client)
 	remote.ForwardEncodedPages() // pages go straight to the host, undecoded
 	wasmguest.ServeConnector(remote.Factory)
 }

@@ -1,0 +1,107 @@
+// Package wasmhttp gives a WASM guest a normal *http.Client whose requests
+// the host makes under the plugin's network policy. It is a package of its
+// own so that plugins that make no requests (most conflict policies) do not
+// link net/http: that is about 1.8 MB of every module, and a module's size
+// is most of its start-up time.
+package wasmhttp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
+	"github.com/fieldsync/fieldsync/sdk/wasmguest"
+)
+
+// MaxRequestBody bounds the body of one request a guest sends: the body is
+// buffered whole in guest memory and copied to the host, so a stream of
+// unknown length cannot be sent. Response bodies are buffered too, up to the
+// limit the host's network policy sets.
+const MaxRequestBody = 32 << 20
+
+// Client returns a client whose requests the host makes on the plugin's
+// behalf, under the plugin's network policy (allowed hosts, size and time
+// limits; credentials are added by the host, never seen by the plugin). It
+// is a plain *http.Client, so libraries that accept one work unchanged.
+//
+// A refused or failed request returns an error from Do naming the reason.
+// The host's policy checks every request, each redirect hop included. A
+// request's context cannot interrupt the host's transfer; the host's own
+// time limit and the call's cancellation do.
+func Client() *http.Client { return &http.Client{Transport: &roundTripper{do: wasmguest.HostHTTP}} }
+
+// roundTripper carries a request to the host as an HttpRequest and builds
+// the answer from its HttpResponse.
+type roundTripper struct{ do func(req []byte) []byte }
+
+// ErrNoResponse is returned when the host answered a request with nothing
+// at all (an older or broken host).
+var ErrNoResponse = errors.New("wasmhttp: the host answered the HTTP request with no response")
+
+func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := readBody(req)
+	if err != nil {
+		return nil, err
+	}
+	msg := &pb.HttpRequest{Method: req.Method, Url: req.URL.String(), Body: body}
+	if msg.Method == "" {
+		msg.Method = http.MethodGet
+	}
+	for name, values := range req.Header {
+		msg.Headers = append(msg.Headers, &pb.Header{Name: name, Values: values})
+	}
+	if req.Host != "" && req.Host != req.URL.Host {
+		msg.Headers = append(msg.Headers, &pb.Header{Name: "Host", Values: []string{req.Host}})
+	}
+	raw, err := proto.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("wasmhttp: encode %s %s: %w", req.Method, req.URL.Redacted(), err)
+	}
+	var resp pb.HttpResponse
+	if err := proto.Unmarshal(t.do(raw), &resp); err != nil {
+		return nil, fmt.Errorf("wasmhttp: %s %s: the host sent a malformed response: %w", req.Method, req.URL.Redacted(), err)
+	}
+	if resp.Error != "" {
+		return nil, fmt.Errorf("%s %s: %s", req.Method, req.URL.Redacted(), resp.Error)
+	}
+	if resp.Status < 100 || resp.Status > 999 {
+		return nil, fmt.Errorf("%s %s: %w (status %d)", req.Method, req.URL.Redacted(), ErrNoResponse, resp.Status)
+	}
+	out := &http.Response{
+		Status:        strconv.Itoa(int(resp.Status)) + " " + http.StatusText(int(resp.Status)),
+		StatusCode:    int(resp.Status),
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        make(http.Header, len(resp.Headers)),
+		Body:          io.NopCloser(bytes.NewReader(resp.Body)),
+		ContentLength: int64(len(resp.Body)),
+		Request:       req,
+	}
+	for _, h := range resp.Headers {
+		out.Header[http.CanonicalHeaderKey(h.Name)] = append(out.Header[http.CanonicalHeaderKey(h.Name)], h.Values...)
+	}
+	return out, nil
+}
+
+// readBody buffers a request's body, refusing one over MaxRequestBody.
+func readBody(req *http.Request) ([]byte, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	defer req.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(req.Body, MaxRequestBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("wasmhttp: read the body of %s %s: %w", req.Method, req.URL.Redacted(), err)
+	}
+	if len(b) > MaxRequestBody {
+		return nil, fmt.Errorf("wasmhttp: the body of %s %s is over %d bytes, more than a plugin may send", req.Method, req.URL.Redacted(), MaxRequestBody)
+	}
+	return b, nil
+}
