@@ -9,6 +9,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/core/store"
 	"github.com/fieldsync/fieldsync/sdk"
+	"github.com/fieldsync/fieldsync/sdk/wire"
 )
 
 // download brings every planned entity up to date, DownloadThreads at a
@@ -152,6 +153,19 @@ func (e *Engine) downloadEntity(ctx context.Context, ep *entityPlan) (el EntityL
 // asked for, putting its columns in that order if the connector used
 // another, so a bad page is an error and never reaches the store.
 func conform(pg *sdk.Page, ep *entityPlan) error {
+	if pg.Encoded != nil {
+		// A connector forwarded the page as its server sent it (see
+		// sdk.Page.Encoded): decode it here like any transport would.
+		m, err := wire.PageMessage(pg)
+		if err != nil {
+			return err
+		}
+		dec, err := wire.PageFromPB(m)
+		if err != nil {
+			return err
+		}
+		*pg = *dec
+	}
 	if len(pg.Fields) != len(ep.fields) {
 		return fmt.Errorf("page has fields %v, asked for %v", pg.Fields, ep.fields)
 	}

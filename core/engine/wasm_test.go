@@ -18,6 +18,7 @@ import (
 	"github.com/fieldsync/fieldsync/core/wasmhost/netpolicy"
 	"github.com/fieldsync/fieldsync/plugins/mock"
 	"github.com/fieldsync/fieldsync/plugins/mock/httpapi"
+	"github.com/fieldsync/fieldsync/plugins/mock/remote"
 	"github.com/fieldsync/fieldsync/sdk"
 	"github.com/fieldsync/fieldsync/sdk/contracttest"
 )
@@ -217,5 +218,26 @@ func TestWASMPolicyThroughASync(t *testing.T) {
 	}
 	if dev := d.text("SELECT name || '/' || probability || '/' || statecode FROM opportunity WHERE opportunityid = '" + id + "'"); dev != got {
 		t.Fatalf("device holds %s, server %s", dev, got)
+	}
+}
+
+// A connector that forwards pages still encoded (what the mock does inside
+// a WASM guest) also works when the engine calls it directly.
+func TestEncodedPagesInProcess(t *testing.T) {
+	w := newWorld(t, 30)
+	url := serveMock(t, w.srv, httpapi.Options{})
+	conn, err := remote.New(context.Background(), url, remote.Options{ForwardEncoded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := w.device("dev", allThree, func(o *Options) {
+		o.Connector.Close(context.Background())
+		o.Connector = conn
+	})
+	d.sync()
+	for _, e := range []string{"account", "contact", "opportunity"} {
+		if got, want := d.count("SELECT count(*) FROM "+e), w.count("SELECT count(*) FROM "+e); got != want {
+			t.Fatalf("%s: device %d rows, server %d", e, got, want)
+		}
 	}
 }
