@@ -34,9 +34,9 @@ type Page struct {
 	// Fields, IDs, Versions, Columns and Deletes are then left empty (Cursor,
 	// Last and Token are still set). A transport forwards the bytes instead
 	// of decoding and encoding every value again, which inside a WASM guest
-	// is most of the cost of a page. Only a connector that knows its pages go
-	// straight to a transport sets it (the mock's remote connector does when
-	// built as WASM); the core never receives such a page.
+	// is most of the cost of a page. A connector sets it when its pages go
+	// straight to a transport (the mock's remote connector does when built
+	// as WASM); transports and the engine decode such a page like any other.
 	Encoded []byte
 }
 
