@@ -31,6 +31,7 @@ type stream struct {
 	buf     []byte // one encoded frame, reused
 	started bool
 	broken  error // the client went away; nothing more can be written
+	written int64 // frame bytes sent so far
 }
 
 func newStream(w http.ResponseWriter) *stream {
@@ -57,6 +58,7 @@ func (s *stream) send(t httpwire.FrameType, msg proto.Message) error {
 		s.broken = fmt.Errorf("mock http: write %s frame: %w", t, err)
 		return s.broken
 	}
+	s.written += int64(len(s.buf))
 	if err := s.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		s.broken = fmt.Errorf("mock http: flush %s frame: %w", t, err)
 		return s.broken
@@ -113,13 +115,21 @@ func (h *handler) fetch(w http.ResponseWriter, r *http.Request, c *mock.Connecto
 	if err != nil {
 		return err
 	}
+	// For a fetch, max_bytes bounds the response's frames: the response
+	// ends (MORE) after the page that reaches it, so a client that
+	// buffers a response whole (a WASM guest) holds at most that plus a page.
+	maxBytes, err := limit(r, httpwire.ParamMaxBytes)
+	if err != nil {
+		return err
+	}
 	s := newStream(w)
 	var pages int64
 	err = c.Fetch(r.Context(), req, func(p *sdk.Page) error {
 		if err := s.send(httpwire.FrameMessage, wire.PageToPB(p)); err != nil {
 			return err
 		}
-		if pages++; !p.Last && maxPages > 0 && pages >= maxPages {
+		pages++
+		if !p.Last && ((maxPages > 0 && pages >= maxPages) || (maxBytes > 0 && s.written >= maxBytes)) {
 			return errLimit
 		}
 		return nil

@@ -359,3 +359,29 @@ func TestContinuation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A fetch response also ends at the byte limit, whatever the page limit:
+// with a limit below one page, every page comes in a request of its own.
+func TestFetchByteLimit(t *testing.T) {
+	b := newBackend(t, httpapi.Options{}, remote.Options{})
+	ctx := context.Background()
+	c := open(t, b.url, remote.Options{PagesPerRequest: 1000, BytesPerRequest: 1})
+	_, mark, err := b.srv.Requests(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := c.Fetch(ctx, sdk.FetchRequest{Entity: "account", PageSize: 5}, func(p *sdk.Page) error {
+		n += p.Len()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	reqs, _, err := b.srv.Requests(ctx, mark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 20 || len(reqs) != 4 {
+		t.Fatalf("fetched %d accounts in %d requests, want 20 in 4 (one page of 5 each)", n, len(reqs))
+	}
+}

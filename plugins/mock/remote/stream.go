@@ -26,7 +26,10 @@ func (c *Connector) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.Fetc
 		return sdk.Errorf(sdk.Permanent, "mock remote: fetch without a page callback")
 	}
 	in := wire.FetchToPB(req)
-	query := url.Values{httpwire.ParamMaxPages: {strconv.Itoa(c.opts.PagesPerRequest)}}
+	query := url.Values{
+		httpwire.ParamMaxPages: {strconv.Itoa(c.opts.PagesPerRequest)},
+		httpwire.ParamMaxBytes: {strconv.FormatInt(c.opts.BytesPerRequest, 10)},
+	}
 	for {
 		var cursor []byte
 		last, pages := false, 0

@@ -34,7 +34,9 @@
 //	user=NAME       the caller, for the request log (ignored when the server
 //	                checks tokens: then the token names the caller)
 //	max_pages=N     fetch, documents/list: stop after N pages with MORE
-//	max_bytes=N     documents/read: stop after N bytes with MORE
+//	max_bytes=N     documents/read: stop after N bytes with MORE;
+//	                fetch: stop with MORE after the page whose frames reach
+//	                N bytes in all
 //
 // The caller authenticates with "Authorization: Bearer TOKEN" when the
 // server checks tokens; a missing or unknown token is 401.
