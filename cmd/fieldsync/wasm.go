@@ -50,6 +50,7 @@ func wasmConfig(name string, w *config.WASM) (wasmhost.Config, error) {
 		MemoryLimitPages: uint32(w.Limits.MemoryMB) * 16, // 64 KiB pages
 		CallTimeout:      w.Limits.CallTimeout,
 		HTTP:             wasmhost.NetworkHook(pol),
+		HTTPStream:       wasmhost.NetworkStreamHook(pol),
 	}, nil
 }
 

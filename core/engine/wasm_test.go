@@ -84,7 +84,7 @@ func openMockWASM(t testing.TB, url string, creds []netpolicy.Credential, logger
 	pol := &netpolicy.Policy{Plugin: "mock", Allow: []netpolicy.Rule{rule}, AllowPrivate: true, Credentials: creds, Logger: logger}
 	c, err := wasmhost.Open(context.Background(), wasmhost.Config{
 		Path: buildMockWASM(t), Settings: map[string]string{"url": url}, Logger: logger, CacheDir: wasmCache(),
-		HTTP: wasmhost.NetworkHook(pol),
+		HTTP: wasmhost.NetworkHook(pol), HTTPStream: wasmhost.NetworkStreamHook(pol),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -67,6 +67,7 @@ func (inst *instance) invoke(ctx context.Context, method wasmabi.Method, what st
 	}
 	wctx, watch := startWatchdog(ctx, p.cfg.CallTimeout, !p.cfg.NoTimeLimit)
 	defer watch.stop()
+	defer inst.closeStream() // a body the guest left open ends with the call
 	st := &callState{ctx: ctx, inst: inst, watch: watch, emit: emit}
 	cctx := context.WithValue(wctx, callKey{}, st)
 

@@ -3,6 +3,7 @@ package wasmhost
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,8 @@ type Config struct {
 	MemoryLimitPages uint32
 	// CallTimeout bounds how long the guest may run on its own: the clock
 	// restarts whenever it streams a message or gets an HTTP answer, and
-	// stops while the host works (consuming a page, making a request). A
+	// stops while the host works (consuming a page, making a request,
+	// waiting for the next piece of a streamed response body). A
 	// long fetch that keeps streaming is not cut off; a guest stuck in a
 	// loop is, and its instance is thrown away (DefaultCallTimeout when
 	// zero).
@@ -75,6 +77,15 @@ type Config struct {
 	// and never returns nil; the refusal of a request is a response with
 	// Error set. nil refuses every request.
 	HTTP func(ctx context.Context, req *pb.HttpRequest) *pb.HttpResponse
+	// HTTPStream is HTTP with a streamed body, for the http_open import:
+	// it answers the response without its body (resp.Body is ignored) and
+	// the body as a reader the guest drains piece by piece, so the server
+	// and the guest work at the same time. body is nil when resp.Error is
+	// set; otherwise the host closes it when the guest does, or when the
+	// call ends. Like HTTP, the response is never nil. nil means the host
+	// answers http_open through HTTP, with the whole body buffered.
+	// NetworkStreamHook makes one from a network policy.
+	HTTPStream func(ctx context.Context, req *pb.HttpRequest) (resp *pb.HttpResponse, body io.ReadCloser)
 }
 
 // DefaultCacheDir is where a host keeps compiled plugins when its

@@ -1,8 +1,10 @@
 package wasmhost
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,6 +31,9 @@ func (p *plugin) instantiateImports(ctx context.Context) error {
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostLog), []api.ValueType{i32, i32}, nil).Export(wasmabi.ImportLog).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostHTTP), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportHTTP).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostTake), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportTake).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostHTTPOpen), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportHTTPOpen).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostHTTPRead), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportHTTPRead).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostHTTPClose), nil, nil).Export(wasmabi.ImportHTTPClose).
 		Instantiate(ctx)
 	return err
 }
@@ -170,4 +175,180 @@ func (p *plugin) hostTake(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	st.pending = nil
 	stack[0] = uint64(n)
+}
+
+// maxRead bounds what one http_read copies.
+const maxRead = 1 << 30
+
+// maxReadError bounds the error text http_read leaves for take.
+const maxReadError = 4 << 10
+
+// hostHTTPOpen makes a request through the streaming HTTP hook and keeps
+// the encoded answer, without its body, for take; it returns the answer's
+// length. The body becomes the instance's open stream (replacing, and
+// closing, any earlier one), read by http_read. The watchdog is paused
+// while the host waits for the response's header.
+func (p *plugin) hostHTTPOpen(ctx context.Context, mod api.Module, stack []uint64) {
+	st := stateOf(ctx)
+	if st == nil {
+		stack[0] = 0 // no call in progress (an initialiser): nothing to answer
+		return
+	}
+	st.inst.closeStream()
+	raw, ok := mod.Memory().Read(uint32(stack[0]), uint32(stack[1]))
+	var resp *pb.HttpResponse
+	var body io.ReadCloser
+	var req pb.HttpRequest
+	switch {
+	case !ok:
+		resp = &pb.HttpResponse{Error: "the request lies outside the plugin's memory"}
+	case proto.Unmarshal(raw, &req) != nil:
+		resp = &pb.HttpResponse{Error: "the request does not decode"}
+	default:
+		st.watch.pause()
+		resp, body = p.openStream(st.ctx, &req)
+		st.watch.resume()
+	}
+	if resp.Error != "" {
+		if body != nil {
+			body.Close()
+		}
+		body = nil
+	}
+	out, err := proto.Marshal(resp)
+	if err != nil {
+		out, _ = proto.Marshal(&pb.HttpResponse{Error: fmt.Sprintf("the host cannot encode the response: %v", err)})
+		if body != nil {
+			body.Close()
+		}
+		body = nil
+	}
+	st.inst.stream = body
+	st.pending = out
+	stack[0] = uint64(len(out))
+}
+
+// openStream asks the streaming hook, or, without one, the HTTP hook, whose
+// whole body then becomes the stream.
+func (p *plugin) openStream(ctx context.Context, req *pb.HttpRequest) (*pb.HttpResponse, io.ReadCloser) {
+	if p.cfg.HTTPStream == nil {
+		resp := p.roundTrip(ctx, req)
+		if resp.Error != "" {
+			return resp, nil
+		}
+		body := io.NopCloser(bytes.NewReader(resp.Body))
+		out := proto.Clone(resp).(*pb.HttpResponse)
+		out.Body = nil
+		return out, body
+	}
+	resp, body := p.cfg.HTTPStream(ctx, req)
+	if resp == nil {
+		if body != nil {
+			body.Close()
+		}
+		return &pb.HttpResponse{Error: fmt.Sprintf("the host's network policy gave no answer to %s %s", req.Method, req.Url)}, nil
+	}
+	if resp.Error == "" && body == nil {
+		body = io.NopCloser(bytes.NewReader(resp.Body))
+	}
+	resp.Body = nil
+	return resp, body
+}
+
+// hostHTTPRead copies the next body bytes of the open stream into the
+// guest's buffer: what one read of the body gives (at least one byte, as
+// much as has arrived, never waiting to fill the buffer: a server that
+// streams slowly must not hold back what it sent), and returns the bytes copied, 0 at the end of the body, or -L when reading
+// failed, with the error's L bytes of text left for take. The watchdog is
+// paused while the host waits for the network.
+func (p *plugin) hostHTTPRead(ctx context.Context, mod api.Module, stack []uint64) {
+	st := stateOf(ctx)
+	if st == nil {
+		stack[0] = readFailed(nil, "no call in progress")
+		return
+	}
+	inst := st.inst
+	switch {
+	case inst.streamErr != nil:
+		stack[0] = readFailed(st, inst.streamErr.Error())
+		return
+	case inst.stream == nil:
+		stack[0] = readFailed(st, "no response body is open (http_open first)")
+		return
+	}
+	buf, ok := mod.Memory().Read(uint32(stack[0]), uint32(stack[1]))
+	if !ok {
+		stack[0] = readFailed(st, "the buffer lies outside the plugin's memory")
+		return
+	}
+	if len(buf) == 0 {
+		stack[0] = 0
+		return
+	}
+	buf = buf[:min(len(buf), maxRead)] // the answer must fit a positive i32
+	// The guest is suspended while it calls the host, so its memory cannot
+	// grow (and move) under buf: the body is read straight into it.
+	st.watch.pause()
+	n, err := readSome(inst.stream, buf)
+	st.watch.resume()
+	switch err {
+	case nil:
+	case io.EOF:
+		if n == 0 {
+			stack[0] = 0
+			return
+		}
+	default:
+		inst.streamErr = err
+		if n == 0 {
+			stack[0] = readFailed(st, err.Error())
+			return
+		}
+	}
+	stack[0] = uint64(uint32(int32(n)))
+}
+
+// readSome reads once into buf, retrying reads that return nothing.
+func readSome(r io.Reader, buf []byte) (int, error) {
+	for range 100 {
+		n, err := r.Read(buf)
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, io.ErrNoProgress
+}
+
+// readFailed leaves an error text for take and answers its negated length.
+func readFailed(st *callState, msg string) uint64 {
+	if msg == "" {
+		msg = "reading the response failed"
+	}
+	msg = clipBytes(msg, maxReadError)
+	if st != nil {
+		st.pending = []byte(msg)
+	}
+	return uint64(uint32(-int32(len(msg))))
+}
+
+func clipBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// hostHTTPClose closes the instance's open stream, if any.
+func (p *plugin) hostHTTPClose(ctx context.Context, _ api.Module, _ []uint64) {
+	if st := stateOf(ctx); st != nil {
+		st.inst.closeStream()
+	}
+}
+
+// closeStream closes the open response body, if any.
+func (inst *instance) closeStream() {
+	if inst.stream != nil {
+		inst.stream.Close()
+	}
+	inst.stream, inst.streamErr = nil, nil
 }

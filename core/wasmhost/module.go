@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"time"
@@ -138,6 +139,11 @@ type instance struct {
 	// broken is set when a call trapped or broke the ABI; the pool then
 	// closes the instance instead of reusing it.
 	broken bool
+	// stream is the response body http_open left open, read by http_read;
+	// streamErr is the error that ended it early. Closed by http_close, the
+	// next http_open, the end of the call, or the instance's close.
+	stream    io.ReadCloser
+	streamErr error
 }
 
 // instantiate runs the module's initialisers (bounded by the call time
@@ -173,6 +179,7 @@ func (p *plugin) instantiate(ctx context.Context) (*instance, error) {
 }
 
 func (inst *instance) close(ctx context.Context) {
+	inst.closeStream()
 	if inst.mod != nil {
 		_ = inst.mod.Close(ctx)
 	}

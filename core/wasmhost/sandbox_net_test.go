@@ -46,30 +46,41 @@ func TestSandboxNetwork(t *testing.T) {
 		{"oversized response", allowed.URL + "/big", true, "larger than"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			logs := &syncBuffer{}
-			logger := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
-			pol := &netpolicy.Policy{Plugin: "guest", Allow: []netpolicy.Rule{rule}, AllowPrivate: tt.allowPrivate, MaxResponse: 1 << 20, Logger: logger}
-			c, _ := openGuest(t, map[string]string{"url": tt.url}, func(c *Config) { c.HTTP = NetworkHook(pol) })
-			ctx := context.Background()
-			err := c.Fetch(ctx, sdk.FetchRequest{Entity: "http"}, func(*sdk.Page) error { return nil })
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("an allowed request failed: %v", err)
-				}
-			} else {
-				if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `plugin "guest"`) {
-					t.Fatalf("got %v, want a refusal naming the plugin and saying %q", err, tt.want)
-				}
-				if !strings.Contains(logs.String(), tt.want) {
-					t.Errorf("the refusal was not logged:\n%s", logs)
-				}
+		for _, stream := range []bool{false, true} {
+			name := tt.name
+			if stream {
+				name += " streamed"
 			}
-			// The plugin keeps working after the refusal.
-			pages := fetchAll(t, c, sdk.FetchRequest{Entity: "thing", PageSize: 100})
-			if len(pages) == 0 {
-				t.Fatal("the plugin stopped serving after a refused request")
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				logs := &syncBuffer{}
+				logger := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
+				pol := &netpolicy.Policy{Plugin: "guest", Allow: []netpolicy.Rule{rule}, AllowPrivate: tt.allowPrivate, MaxResponse: 1 << 20, Logger: logger}
+				c, _ := openGuest(t, map[string]string{"url": tt.url}, func(c *Config) {
+					c.HTTP = NetworkHook(pol)
+					if stream {
+						c.HTTPStream = NetworkStreamHook(pol)
+					}
+				})
+				ctx := context.Background()
+				err := c.Fetch(ctx, sdk.FetchRequest{Entity: "http"}, func(*sdk.Page) error { return nil })
+				if tt.want == "" {
+					if err != nil {
+						t.Fatalf("an allowed request failed: %v", err)
+					}
+				} else {
+					if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `plugin "guest"`) {
+						t.Fatalf("got %v, want a refusal naming the plugin and saying %q", err, tt.want)
+					}
+					if !strings.Contains(logs.String(), tt.want) {
+						t.Errorf("the refusal was not logged:\n%s", logs)
+					}
+				}
+				// The plugin keeps working after the refusal.
+				pages := fetchAll(t, c, sdk.FetchRequest{Entity: "thing", PageSize: 100})
+				if len(pages) == 0 {
+					t.Fatal("the plugin stopped serving after a refused request")
+				}
+			})
+		}
 	}
 }

@@ -27,7 +27,28 @@ const (
 	ImportLog    = "log"  // (ptr i32, len i32)
 	ImportHTTP   = "http" // (ptr i32, len i32) -> i32
 	ImportTake   = "take" // (ptr i32, len i32) -> i32
+
+	// The streamed HTTP path: http_open makes the request and leaves the
+	// response without its body for take; the body is then read with
+	// http_read and released with http_close.
+	ImportHTTPOpen  = "http_open"  // (ptr i32, len i32) -> i32
+	ImportHTTPRead  = "http_read"  // (ptr i32, len i32) -> i32
+	ImportHTTPClose = "http_close" // ()
 )
+
+// What http_open and http_read answer besides a length.
+const (
+	// HTTPOpenUnsupported: the host cannot stream a response; the guest
+	// uses the http import instead. (A host of this SDK always streams; the
+	// value lets a minimal host implement the import as a stub.)
+	HTTPOpenUnsupported int32 = -1
+	// http_read answers a negative value, -L, when reading the body
+	// failed: the error's text (UTF-8, L bytes, not a message) is left for
+	// take, and the stream stays failed until http_close.
+)
+
+// HTTPReadChunk is how many body bytes a guest asks http_read for at once.
+const HTTPReadChunk = 256 << 10
 
 // What emit answers.
 const (

@@ -5,6 +5,8 @@ package wasmguest
 import (
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fieldsync/fieldsync/sdk/wasmabi"
+
 	pb "github.com/fieldsync/fieldsync/sdk/proto/pluginv1"
 )
 
@@ -21,3 +23,10 @@ func (noHost) http([]byte) []byte {
 	b, _ := proto.Marshal(&pb.HttpResponse{Error: "wasmguest: not running in a fieldsync WASM host"})
 	return b
 }
+
+// Outside wasip1 there is no stream: HostHTTPOpen says so, and callers fall
+// back to HostHTTP, which refuses.
+func rawHTTPOpen([]byte) int32 { return wasmabi.HTTPOpenUnsupported }
+func rawHTTPRead([]byte) int32 { return 0 }
+func rawHTTPClose()            {}
+func rawTake(int) []byte       { return nil }

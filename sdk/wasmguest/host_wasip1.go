@@ -51,6 +51,7 @@ func exportCall(method, ptr, n uint32) uint64 {
 	// The yield lets the garbage collector's goroutines run between calls;
 	// without it a reactor's memory grows without bound (see doc.go).
 	defer runtime.Gosched()
+	defer endCall() // the host closes a body left open when the call ends
 	req, ok := live[ptr]
 	delete(live, ptr) // the call owns the request buffer now
 	var out []byte
@@ -76,6 +77,32 @@ func hostHTTP(ptr unsafe.Pointer, n uint32) uint32
 
 //go:wasmimport fieldsync take
 func hostTake(ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport fieldsync http_open
+func hostHTTPOpen(ptr unsafe.Pointer, n uint32) int32
+
+//go:wasmimport fieldsync http_read
+func hostHTTPRead(ptr unsafe.Pointer, n uint32) int32
+
+//go:wasmimport fieldsync http_close
+func hostHTTPClose()
+
+func rawHTTPOpen(req []byte) int32 {
+	return hostHTTPOpen(unsafe.Pointer(unsafe.SliceData(req)), uint32(len(req)))
+}
+
+func rawHTTPRead(buf []byte) int32 {
+	return hostHTTPRead(unsafe.Pointer(unsafe.SliceData(buf)), uint32(len(buf)))
+}
+
+func rawHTTPClose() { hostHTTPClose() }
+
+// rawTake fetches the n bytes the host left for take.
+func rawTake(n int) []byte {
+	buf := make([]byte, n)
+	got := hostTake(unsafe.Pointer(unsafe.SliceData(buf)), uint32(n))
+	return buf[:min(int(got), n)]
+}
 
 // theHost is backed by the module's imports.
 var theHost host = wasiHost{}

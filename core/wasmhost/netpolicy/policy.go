@@ -253,7 +253,40 @@ func (p *Policy) Do(ctx context.Context, method, rawURL string, header http.Head
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	return st.do(ctx, method, rawURL, header, body)
+	resp, rb, err := st.open(ctx, method, rawURL, header, body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer rb.Close()
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 && rb.method != http.MethodHead {
+		buf.Grow(int(resp.ContentLength))
+	}
+	if _, err := buf.ReadFrom(rb); err != nil {
+		return 0, nil, nil, err
+	}
+	return resp.StatusCode, resp.Header, buf.Bytes(), nil
+}
+
+// Open is Do with a streamed body: it performs the request under the same
+// checks (allow-list on every hop, checked addresses, credentials) and
+// returns once the final response's header has arrived. The body is read
+// as the caller goes; it enforces MaxResponse as it is read (a Read past
+// the cap fails with an *Error of kind ErrResponseTooLarge, and at most
+// MaxResponse+1 bytes are ever read from the server), and Timeout covers
+// the whole exchange, reading the body included. The caller must close the
+// body, which also releases the request's timer. Errors from the body's
+// Read are *Error values like Do's.
+func (p *Policy) Open(ctx context.Context, method, rawURL string, header http.Header, body []byte) (status int, respHeader http.Header, respBody io.ReadCloser, err error) {
+	st, err := p.state()
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	resp, rb, err := st.open(ctx, method, rawURL, header, body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return resp.StatusCode, resp.Header, rb, nil
 }
 
 // errDeadline is the cause of our own timeout, to tell it from the caller's
@@ -273,12 +306,19 @@ func (h hop) sameOrigin(o hop) bool {
 	return h.scheme == o.scheme && h.host == o.host && h.port == o.port
 }
 
-func (st *state) do(ctx context.Context, method, rawURL string, header http.Header, body []byte) (int, http.Header, []byte, error) {
+// open performs the request and returns the final response with its body
+// wrapped in a limitedBody, which owns the exchange's timeout: on success the
+// caller must close it; on failure everything is released already.
+func (st *state) open(ctx context.Context, method, rawURL string, header http.Header, body []byte) (_ *http.Response, _ *limitedBody, err error) {
 	if method == "" {
 		method = http.MethodGet
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, st.timeout, errDeadline)
-	defer cancel()
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
 
 	e := &Error{Plugin: st.plugin, Method: method}
 	first, reason, kind := st.parse(rawURL)
@@ -318,7 +358,7 @@ func (st *state) do(ctx context.Context, method, rawURL string, header http.Head
 
 		loc := resp.Header.Get("Location")
 		if !isRedirect(resp.StatusCode) || loc == "" || st.maxRedirects < 0 {
-			return st.readBody(ctx, e, method, resp)
+			return st.limitBody(ctx, cancel, e, method, resp)
 		}
 		// Let the connection be reused, but never read much of a body
 		// nobody will see.
@@ -359,7 +399,7 @@ func redirectVerb(kind error) string {
 // fail logs and returns the error. Refusals are logged at Warn, so that an
 // admin sees what a plugin tried; failures (the network's or the server's)
 // at Debug, since the plugin gets the error and usually reports it itself.
-func (st *state) fail(e *Error, reason string, kind, cause error) (int, http.Header, []byte, error) {
+func (st *state) fail(e *Error, reason string, kind, cause error) (*http.Response, *limitedBody, error) {
 	e.Reason, e.kind, e.cause = reason, kind, cause
 	args := []any{"plugin", e.Plugin, "method", e.Method, "url", e.URL}
 	if e.Redirect != "" {
@@ -371,7 +411,7 @@ func (st *state) fail(e *Error, reason string, kind, cause error) (int, http.Hea
 	} else {
 		st.log.Debug("a plugin's HTTP request failed", args...)
 	}
-	return 0, nil, nil, e
+	return nil, nil, e
 }
 
 // parse checks the form of a URL and normalises it. On failure, hop.redacted
@@ -535,30 +575,79 @@ func (st *state) roundTrip(ctx context.Context, method string, h hop, addrs []ne
 	return st.transport.RoundTrip(req)
 }
 
-// readBody reads the final response's body, never more than MaxResponse+1
-// bytes of it, so that an endless or huge body costs at most the cap.
-func (st *state) readBody(ctx context.Context, e *Error, method string, resp *http.Response) (int, http.Header, []byte, error) {
-	defer resp.Body.Close()
-	tooLarge := fmt.Sprintf("response larger than %s", formatBytes(st.maxResponse))
+// limitBody checks the final response's announced length and wraps its
+// body so that reading it never takes more than MaxResponse+1 bytes, so that
+// an endless or huge body costs at most the cap.
+func (st *state) limitBody(ctx context.Context, cancel context.CancelFunc, e *Error, method string, resp *http.Response) (*http.Response, *limitedBody, error) {
 	if method != http.MethodHead && resp.ContentLength > st.maxResponse {
-		return st.fail(e, fmt.Sprintf("%s (the server announced %d bytes)", tooLarge, resp.ContentLength), ErrResponseTooLarge, nil)
+		resp.Body.Close()
+		return st.fail(e, fmt.Sprintf("%s (the server announced %d bytes)", st.tooLarge(), resp.ContentLength), ErrResponseTooLarge, nil)
 	}
-	var buf bytes.Buffer
-	if resp.ContentLength > 0 && method != http.MethodHead {
-		buf.Grow(int(resp.ContentLength))
+	return resp, &limitedBody{st: st, ctx: ctx, cancel: cancel, e: e, method: method, body: resp.Body}, nil
+}
+
+func (st *state) tooLarge() string {
+	return fmt.Sprintf("response larger than %s", formatBytes(st.maxResponse))
+}
+
+// limitedBody is the final response's body as Open returns it: it reads at
+// most MaxResponse+1 bytes, fails once the body is larger than MaxResponse,
+// turns read errors into *Error values (logged like any other failure), and
+// releases the exchange's timeout when closed.
+type limitedBody struct {
+	st     *state
+	ctx    context.Context
+	cancel context.CancelFunc
+	e      *Error
+	method string
+	body   io.ReadCloser
+	n      int64 // bytes read so far
+	err    error // sticky: the first error (io.EOF included)
+	closed bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
 	}
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, st.maxResponse+1))
-	if err != nil {
-		reason, kind, cause := st.networkError(ctx, err)
+	if b.closed {
+		return 0, errors.New("netpolicy: read from a closed response body")
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// Never ask for more than one byte past the cap.
+	if room := b.st.maxResponse + 1 - b.n; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := b.body.Read(p)
+	b.n += int64(n)
+	if b.n > b.st.maxResponse {
+		over := int(b.n - b.st.maxResponse)
+		_, _, b.err = b.st.fail(b.e, b.st.tooLarge(), ErrResponseTooLarge, nil)
+		return n - over, b.err
+	}
+	switch {
+	case err == io.EOF:
+		b.err = io.EOF
+	case err != nil:
+		reason, kind, cause := b.st.networkError(b.ctx, err)
 		if kind == nil {
 			reason = "reading the response: " + reason
 		}
-		return st.fail(e, reason, kind, cause)
+		_, _, b.err = b.st.fail(b.e, reason, kind, cause)
 	}
-	if n > st.maxResponse {
-		return st.fail(e, tooLarge, ErrResponseTooLarge, nil)
+	return n, b.err
+}
+
+func (b *limitedBody) Close() error {
+	if b.closed {
+		return nil
 	}
-	return resp.StatusCode, resp.Header, buf.Bytes(), nil
+	b.closed = true
+	err := b.body.Close()
+	b.cancel()
+	return err
 }
 
 func isRedirect(code int) bool {

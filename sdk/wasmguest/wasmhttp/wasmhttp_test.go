@@ -54,3 +54,50 @@ func TestHTTPClient(t *testing.T) {
 		t.Errorf("oversized body: %v", err)
 	}
 }
+
+// fakeStream is a response body the fake host streams.
+type fakeStream struct {
+	io.Reader
+	closed bool
+}
+
+func (s *fakeStream) Close() error { s.closed = true; return nil }
+
+func TestHTTPClientStreams(t *testing.T) {
+	h := &fakeHost{answer: &pb.HttpResponse{Status: 500}}
+	var stream *fakeStream
+	supported := true
+	open := func(raw []byte) ([]byte, io.ReadCloser, bool) {
+		if !supported {
+			return nil, nil, false
+		}
+		stream = &fakeStream{Reader: strings.NewReader(strings.Repeat("y", 1<<20))}
+		out, _ := proto.Marshal(&pb.HttpResponse{Status: 200, Headers: []*pb.Header{{Name: "Content-Length", Values: []string{"1048576"}}}})
+		return out, stream, true
+	}
+	client := &http.Client{Transport: &roundTripper{do: h.http, open: open}}
+	resp, err := client.Get("https://api.example.com/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || len(body) != 1<<20 || resp.ContentLength != 1<<20 {
+		t.Fatalf("streamed body: %d bytes (length %d), %v", len(body), resp.ContentLength, err)
+	}
+	resp.Body.Close()
+	if !stream.closed || len(h.requests) != 0 {
+		t.Errorf("stream closed %v, whole-body requests %d", stream.closed, len(h.requests))
+	}
+
+	// A host that cannot stream: the whole-body path answers.
+	supported = false
+	h.answer = &pb.HttpResponse{Status: 200, Body: []byte("whole")}
+	resp, err = client.Get("https://api.example.com/small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	if string(body) != "whole" || len(h.requests) != 1 {
+		t.Errorf("fallback: %q, %d requests", body, len(h.requests))
+	}
+}

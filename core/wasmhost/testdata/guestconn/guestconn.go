@@ -159,6 +159,10 @@ func (c *Conn) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.FetchFunc
 		return fn(&sdk.Page{Last: true})
 	case "http":
 		return c.httpGet(fn)
+	case "http2":
+		return c.httpInterleaved(fn)
+	case "httpleak":
+		return c.httpLeak(fn)
 	case "badpage":
 		return fn(&sdk.Page{Fields: []string{"a"}, IDs: []string{"x", "y"}, Columns: []sdk.Column{{Strings: []string{"only one"}}}})
 	case "nolast":
@@ -224,6 +228,55 @@ func (c *Conn) httpGet(fn sdk.FetchFunc) error {
 	b.Add("r", "", sdk.Int(int64(resp.StatusCode)), sdk.String(string(body)), sdk.String(resp.Header.Get("X-Test")))
 	p := b.Page()
 	p.Last = true
+	return fn(p)
+}
+
+// httpInterleaved opens a second request while the first body is still
+// half read (the host holds one open body per instance), then finishes the
+// first: the row's body is "first|second".
+func (c *Conn) httpInterleaved(fn sdk.FetchFunc) error {
+	client := wasmhttp.Client()
+	r1, err := client.Get(c.url + "?n=1")
+	if err != nil {
+		return sdk.Errorf(sdk.Retryable, "get 1: %v", err)
+	}
+	defer r1.Body.Close()
+	head := make([]byte, 3)
+	if _, err := io.ReadFull(r1.Body, head); err != nil {
+		return err
+	}
+	r2, err := client.Get(c.url + "?n=2")
+	if err != nil {
+		return sdk.Errorf(sdk.Retryable, "get 2: %v", err)
+	}
+	second, err := io.ReadAll(r2.Body)
+	r2.Body.Close()
+	if err != nil {
+		return err
+	}
+	rest, err := io.ReadAll(r1.Body)
+	if err != nil {
+		return err
+	}
+	b := sdk.NewPageBuilder([]string{"status", "body", "header"}, []sdk.FieldType{sdk.TypeInt, sdk.TypeString, sdk.TypeString})
+	b.Add("r", "", sdk.Int(int64(r1.StatusCode)), sdk.String(string(head)+string(rest)+"|"+string(second)), sdk.String(""))
+	p := b.Page()
+	p.Last = true
+	return fn(p)
+}
+
+// httpLeak reads one byte of a response and returns without closing it:
+// the host closes the body when the call ends.
+func (c *Conn) httpLeak(fn sdk.FetchFunc) error {
+	resp, err := wasmhttp.Client().Get(c.url)
+	if err != nil {
+		return sdk.Errorf(sdk.Retryable, "get: %v", err)
+	}
+	one := make([]byte, 1)
+	if _, err := resp.Body.Read(one); err != nil {
+		return err
+	}
+	p := &sdk.Page{Last: true}
 	return fn(p)
 }
 
