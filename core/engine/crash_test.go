@@ -28,9 +28,9 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChild(spec))
 	}
 	code := m.Run()
-	for _, built := range []string{mockWASM, policyWASM} {
-		if built != "" {
-			os.RemoveAll(filepath.Dir(built))
+	for _, built := range []*wasmBuild{mockModule, policyModule} {
+		if built.path != "" {
+			os.RemoveAll(filepath.Dir(built.path))
 		}
 	}
 	os.Exit(code)

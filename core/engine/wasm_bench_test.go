@@ -94,7 +94,7 @@ func BenchmarkWASMPolicy(b *testing.B) {
 		Local:  map[string]sdk.Value{"name": sdk.String("Device"), "probability": sdk.Int(80), "statecode": sdk.Int(0)},
 		Remote: &sdk.Record{ID: "1", Version: "9", Values: map[string]sdk.Value{"name": sdk.String("Server"), "probability": sdk.Int(60), "statecode": sdk.Int(1)}},
 	}
-	wasmPol, err := wasmhost.OpenPolicy(ctx, wasmhost.Config{Path: buildPolicyWASM(b), CacheDir: wasmCache()})
+	wasmPol, err := wasmhost.OpenPolicy(ctx, wasmhost.Config{Path: policyModule.get(b), CacheDir: wasmCache()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,33 +28,41 @@ import (
 // the mock server through its HTTP API, by the host's network function,
 // under an allow-list naming only the test server's address.
 
+// wasmBuild is one module the tests build once per run, into a directory
+// TestMain removes.
+type wasmBuild struct {
+	pkg, file string
+	once      sync.Once
+	path      string
+	err       error
+}
+
 var (
-	mockWASMOnce sync.Once
-	mockWASM     string
-	mockWASMErr  error
+	mockModule   = &wasmBuild{pkg: "github.com/fieldsync/fieldsync/plugins/mock/cmd/fieldsync-mock-wasm", file: "mock.wasm"}
+	policyModule = &wasmBuild{pkg: "github.com/fieldsync/fieldsync/sdk/examples/numbersmax/wasm", file: "numbers-max.wasm"}
 )
 
-// buildMockWASM builds plugins/mock/cmd/fieldsync-mock-wasm once per test
-// run (the Go build cache makes later runs a link).
-func buildMockWASM(t testing.TB) string {
+// get builds the module (once per run; the Go build cache makes later runs
+// a link) and returns its path.
+func (w *wasmBuild) get(t testing.TB) string {
 	t.Helper()
-	mockWASMOnce.Do(func() {
+	w.once.Do(func() {
 		dir, err := os.MkdirTemp("", "fieldsync-engine-wasm-")
 		if err != nil {
-			mockWASMErr = err
+			w.err = err
 			return
 		}
-		mockWASM = filepath.Join(dir, "mock.wasm")
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-ldflags=-s -w", "-o", mockWASM, "github.com/fieldsync/fieldsync/plugins/mock/cmd/fieldsync-mock-wasm")
+		w.path = filepath.Join(dir, w.file)
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-ldflags=-s -w", "-o", w.path, w.pkg)
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			mockWASMErr = fmt.Errorf("build the mock's wasm module: %v\n%s", err, out)
+			w.err = fmt.Errorf("build %s: %v\n%s", w.pkg, err, out)
 		}
 	})
-	if mockWASMErr != nil {
-		t.Fatal(mockWASMErr)
+	if w.err != nil {
+		t.Fatal(w.err)
 	}
-	return mockWASM
+	return w.path
 }
 
 // wasmCache is the compilation cache the tests share, so only the first
@@ -83,7 +91,7 @@ func openMockWASM(t testing.TB, url string, creds []netpolicy.Credential, logger
 	}
 	pol := &netpolicy.Policy{Plugin: "mock", Allow: []netpolicy.Rule{rule}, AllowPrivate: true, Credentials: creds, Logger: logger}
 	c, err := wasmhost.Open(context.Background(), wasmhost.Config{
-		Path: buildMockWASM(t), Settings: map[string]string{"url": url}, Logger: logger, CacheDir: wasmCache(),
+		Path: mockModule.get(t), Settings: map[string]string{"url": url}, Logger: logger, CacheDir: wasmCache(),
 		HTTP: wasmhost.NetworkHook(pol), HTTPStream: wasmhost.NetworkStreamHook(pol),
 	})
 	if err != nil {
@@ -161,38 +169,10 @@ func TestSyncThroughWASMMock(t *testing.T) {
 	}
 }
 
-var (
-	policyWASMOnce sync.Once
-	policyWASM     string
-	policyWASMErr  error
-)
-
-// buildPolicyWASM builds the example numbers-max policy as a WASM module.
-func buildPolicyWASM(t testing.TB) string {
-	t.Helper()
-	policyWASMOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "fieldsync-engine-policy-")
-		if err != nil {
-			policyWASMErr = err
-			return
-		}
-		policyWASM = filepath.Join(dir, "numbers-max.wasm")
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-ldflags=-s -w", "-o", policyWASM, "github.com/fieldsync/fieldsync/sdk/examples/numbersmax/wasm")
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			policyWASMErr = fmt.Errorf("build the policy's wasm module: %v\n%s", err, out)
-		}
-	})
-	if policyWASMErr != nil {
-		t.Fatal(policyWASMErr)
-	}
-	return policyWASM
-}
-
 // A conflict policy shipped as WASM settles a real sync's conflict: the
 // larger number wins, the device's text wins, and a won deal stays won.
 func TestWASMPolicyThroughASync(t *testing.T) {
-	pol, err := wasmhost.OpenPolicy(context.Background(), wasmhost.Config{Path: buildPolicyWASM(t), CacheDir: wasmCache()})
+	pol, err := wasmhost.OpenPolicy(context.Background(), wasmhost.Config{Path: policyModule.get(t), CacheDir: wasmCache()})
 	if err != nil {
 		t.Fatal(err)
 	}
