@@ -100,18 +100,20 @@ func (d *device) exec(sql string) {
 
 func (d *device) count(sql string) int64 {
 	d.t.Helper()
-	st, _, err := d.app.Prepare(sql)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	defer st.Close()
-	if !st.Step() {
-		d.t.Fatalf("%s: no row (%v)", sql, st.Err())
-	}
-	return st.ColumnInt64(0)
+	var n int64
+	d.first(sql, func(st *sqlite3.Stmt) { n = st.ColumnInt64(0) })
+	return n
 }
 
 func (d *device) text(sql string) string {
+	d.t.Helper()
+	var s string
+	d.first(sql, func(st *sqlite3.Stmt) { s = st.ColumnText(0) })
+	return s
+}
+
+// first runs a query on the host app's connection and reads its first row.
+func (d *device) first(sql string, read func(*sqlite3.Stmt)) {
 	d.t.Helper()
 	st, _, err := d.app.Prepare(sql)
 	if err != nil {
@@ -121,7 +123,7 @@ func (d *device) text(sql string) string {
 	if !st.Step() {
 		d.t.Fatalf("%s: no row (%v)", sql, st.Err())
 	}
-	return st.ColumnText(0)
+	read(st)
 }
 
 func (w *world) count(sql string) int64 {
