@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"google.golang.org/protobuf/proto"
 
@@ -24,18 +25,52 @@ import (
 // the host's log with megabyte lines.
 const maxLogLine = 16 << 10
 
-func (p *plugin) instantiateImports(ctx context.Context) error {
+// instantiateImports links the host's functions into a runtime. Runtimes
+// are shared by every plugin loaded with the same limits (see shared.go),
+// so a host function finds its plugin through the context, never through
+// a receiver.
+func instantiateImports(ctx context.Context, r wazero.Runtime) error {
 	i32 := api.ValueTypeI32
-	_, err := p.runtime.NewHostModuleBuilder(wasmabi.ImportModule).
-		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostEmit), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportEmit).
-		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostLog), []api.ValueType{i32, i32}, nil).Export(wasmabi.ImportLog).
-		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostHTTP), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportHTTP).
-		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostTake), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportTake).
-		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostHTTPOpen), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportHTTPOpen).
-		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostHTTPRead), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportHTTPRead).
-		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(p.hostHTTPClose), nil, nil).Export(wasmabi.ImportHTTPClose).
+	_, err := r.NewHostModuleBuilder(wasmabi.ImportModule).
+		NewFunctionBuilder().WithGoModuleFunction(hostFunc((*plugin).hostEmit), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportEmit).
+		NewFunctionBuilder().WithGoModuleFunction(hostFunc((*plugin).hostLog), []api.ValueType{i32, i32}, nil).Export(wasmabi.ImportLog).
+		NewFunctionBuilder().WithGoModuleFunction(hostFunc((*plugin).hostHTTP), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportHTTP).
+		NewFunctionBuilder().WithGoModuleFunction(hostFunc((*plugin).hostTake), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportTake).
+		NewFunctionBuilder().WithGoModuleFunction(hostFunc((*plugin).hostHTTPOpen), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportHTTPOpen).
+		NewFunctionBuilder().WithGoModuleFunction(hostFunc((*plugin).hostHTTPRead), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(wasmabi.ImportHTTPRead).
+		NewFunctionBuilder().WithGoModuleFunction(hostFunc((*plugin).hostHTTPClose), nil, nil).Export(wasmabi.ImportHTTPClose).
 		Instantiate(ctx)
 	return err
+}
+
+// pluginKey marks the context of an instantiation with its plugin, for the
+// host functions an initialiser calls (a call's context has its callState).
+type pluginKey struct{}
+
+// pluginOf is the plugin a host function serves: the one whose call or
+// instantiation is in progress.
+func pluginOf(ctx context.Context) *plugin {
+	if st := stateOf(ctx); st != nil {
+		return st.inst.p
+	}
+	p, _ := ctx.Value(pluginKey{}).(*plugin)
+	return p
+}
+
+// hostFunc adapts a host function to wazero, finding its plugin in the
+// context. Outside any call or instantiation of ours (which wazero never
+// does) the function answers 0 and does nothing.
+func hostFunc(f func(*plugin, context.Context, api.Module, []uint64)) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		p := pluginOf(ctx)
+		if p == nil {
+			if len(stack) > 0 {
+				stack[0] = 0
+			}
+			return
+		}
+		f(p, ctx, mod, stack)
+	}
 }
 
 // hostEmit hands one streamed message to the call's consumer, synchronously:

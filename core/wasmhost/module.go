@@ -3,29 +3,28 @@ package wasmhost
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/fieldsync/fieldsync/sdk/wasmabi"
 )
 
 // plugin is one loaded module: its runtime (which carries the limits), the
-// compiled code and the pool of instances. Connector and Policy wrap it.
+// compiled code (both shared in the process, see shared.go) and its own pool
+// of instances. Connector and Policy wrap it.
 type plugin struct {
 	cfg      Config
 	name     string
 	logger   hclog.Logger
+	hash     [sha256.Size]byte
 	runtime  wazero.Runtime
-	cache    wazero.CompilationCache // nil without Config.CacheDir
 	compiled wazero.CompiledModule
 	modCfg   wazero.ModuleConfig
 	pool     *pool
@@ -48,25 +47,8 @@ func load(ctx context.Context, cfg Config, ready func(context.Context, *instance
 	if err != nil {
 		return nil, fmt.Errorf("load plugin %s: %w", cfg.Name, err)
 	}
-	p := &plugin{cfg: cfg, name: cfg.Name, logger: cfg.Logger}
-	rc := wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(cfg.MemoryLimitPages).
-		// The time limit and cancellation both work by ending the context
-		// of a call; this makes wazero stop the guest's code when they do
-		// (at a price: see Config.NoTimeLimit).
-		WithCloseOnContextDone(!cfg.NoTimeLimit).
-		// DWARF only improves the stack traces of traps; parsing it costs
-		// every start.
-		WithDebugInfoEnabled(false)
-	if cfg.CacheDir != "" {
-		if p.cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
-			return nil, fmt.Errorf("load plugin %s: compilation cache %s: %w", cfg.Name, cfg.CacheDir, err)
-		}
-		rc = rc.WithCompilationCache(p.cache)
-	}
-	p.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
+	p := &plugin{cfg: cfg, name: cfg.Name, logger: cfg.Logger, hash: sha256.Sum256(bin)}
 	if err := p.prepare(ctx, bin); err != nil {
-		p.close(ctx)
 		return nil, err
 	}
 	p.pool = newPool(cfg.PoolSize, func(ctx context.Context) (*instance, error) {
@@ -85,25 +67,19 @@ func load(ctx context.Context, cfg Config, ready func(context.Context, *instance
 	return p, nil
 }
 
-// prepare links WASI and the host's imports and compiles the module.
+// prepare finds or compiles the module in the runtime for the plugin's
+// limits and checks that it is a fieldsync plugin.
 func (p *plugin) prepare(ctx context.Context, bin []byte) error {
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.runtime); err != nil {
-		return fmt.Errorf("load plugin %s: WASI: %w", p.name, err)
-	}
-	if err := p.instantiateImports(ctx); err != nil {
-		return fmt.Errorf("load plugin %s: host functions: %w", p.name, err)
-	}
-	// A cold compile of a Go guest takes seconds; spread it over the cores.
-	// (A cache hit still decodes and validates the module, on one core:
-	// that is most of a warm start, and grows with the module's size.)
-	compiled, err := p.runtime.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), bin)
+	rt, compiled, err := shared.acquire(ctx, p.cfg, bin)
 	if err != nil {
 		return fmt.Errorf("load plugin %s: %s is not a valid WebAssembly module: %w", p.name, p.cfg.Path, err)
 	}
-	p.compiled = compiled
+	p.runtime, p.compiled = rt, compiled
 	exports := compiled.ExportedFunctions()
 	for _, name := range []string{wasmabi.ExportABI, wasmabi.ExportAlloc, wasmabi.ExportFree, wasmabi.ExportCall} {
 		if _, ok := exports[name]; !ok {
+			shared.release(ctx, p.cfg, p.hash)
+			p.compiled = nil
 			return fmt.Errorf("load plugin %s: %s is not a fieldsync plugin (it exports no %s); build it with sdk/wasmguest", p.name, p.cfg.Path, name)
 		}
 	}
@@ -150,7 +126,7 @@ type instance struct {
 // limit) and checks the ABI version.
 func (p *plugin) instantiate(ctx context.Context) (*instance, error) {
 	inst := &instance{p: p, stderr: newOutputLog(p.logger, "plugin stderr"), stack: make([]uint64, 3)}
-	ictx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
+	ictx, cancel := context.WithTimeout(context.WithValue(ctx, pluginKey{}, p), p.cfg.CallTimeout)
 	defer cancel()
 	mod, err := p.runtime.InstantiateModule(ictx, p.compiled, p.modCfg.
 		WithStderr(inst.stderr).
@@ -185,14 +161,14 @@ func (inst *instance) close(ctx context.Context) {
 	}
 }
 
-// close releases the pool's instances, the runtime and the cache's memory
-// (not its files).
+// close releases the pool's instances and gives the compiled module back
+// to the process (which keeps it for the next open, see shared.go).
 func (p *plugin) close(ctx context.Context) {
 	if p.pool != nil {
 		p.pool.close(ctx)
 	}
-	_ = p.runtime.Close(ctx)
-	if p.cache != nil {
-		_ = p.cache.Close(ctx)
+	if p.compiled != nil {
+		shared.release(ctx, p.cfg, p.hash)
+		p.compiled = nil
 	}
 }
