@@ -35,6 +35,10 @@ type Info struct {
 	Version       string
 	ProtocolMinor int
 	Capabilities  []Capability
+	// FilterOps are the filter operators the connector can translate for
+	// its server (see Filter); a filter needing another is refused before
+	// any fetch. A connector without CapServerSideFilters lists none.
+	FilterOps []FilterOp
 }
 
 // Has reports whether the connector offers c.

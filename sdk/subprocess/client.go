@@ -125,11 +125,7 @@ func open(ctx context.Context, pc *plugin.Client, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure plugin %s: %w", name, fromStatus(ctx, "configure", err))
 	}
-	info := sdk.Info{Name: resp.Name, Version: resp.Version, ProtocolMinor: int(resp.ProtocolMinor)}
-	for _, c := range resp.Capabilities {
-		info.Capabilities = append(info.Capabilities, sdk.Capability(c))
-	}
-	return &Client{client: pc, rpc: rpc, info: info}, nil
+	return &Client{client: pc, rpc: rpc, info: wire.InfoFromPB(resp)}, nil
 }
 
 // Pid is the plugin process's id (for tests and diagnostics).

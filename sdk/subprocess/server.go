@@ -83,11 +83,7 @@ func (s *server) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.I
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	out := &pb.InfoResponse{Name: info.Name, Version: info.Version, ProtocolMinor: int32(info.ProtocolMinor)}
-	for _, c := range info.Capabilities {
-		out.Capabilities = append(out.Capabilities, string(c))
-	}
-	return out, nil
+	return wire.InfoToPB(info), nil
 }
 
 func (s *server) Schema(ctx context.Context, _ *pb.Empty) (*pb.SchemaResponse, error) {

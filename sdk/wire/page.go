@@ -143,6 +143,7 @@ func FetchToPB(r sdk.FetchRequest) *pb.FetchRequest {
 		Token:    r.Token,
 		Cursor:   r.Cursor,
 		PageSize: clampInt32(r.PageSize),
+		IdsOnly:  r.IDsOnly,
 	}
 }
 
@@ -159,6 +160,7 @@ func FetchFromPB(r *pb.FetchRequest) (sdk.FetchRequest, error) {
 		Token:    r.Token,
 		Cursor:   r.Cursor,
 		PageSize: int(r.PageSize),
+		IDsOnly:  r.IdsOnly,
 	}, nil
 }
 

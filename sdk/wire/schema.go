@@ -114,6 +114,9 @@ func InfoToPB(info sdk.Info) *pb.InfoResponse {
 	for _, c := range info.Capabilities {
 		out.Capabilities = append(out.Capabilities, string(c))
 	}
+	for _, op := range info.FilterOps {
+		out.FilterOps = append(out.FilterOps, string(op))
+	}
 	return out
 }
 
@@ -122,6 +125,9 @@ func InfoFromPB(r *pb.InfoResponse) sdk.Info {
 	info := sdk.Info{Name: r.Name, Version: r.Version, ProtocolMinor: int(r.ProtocolMinor)}
 	for _, c := range r.Capabilities {
 		info.Capabilities = append(info.Capabilities, sdk.Capability(c))
+	}
+	for _, op := range r.FilterOps {
+		info.FilterOps = append(info.FilterOps, sdk.FilterOp(op))
 	}
 	return info
 }

@@ -306,6 +306,8 @@ type InfoResponse struct {
 	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	ProtocolMinor int32                  `protobuf:"varint,3,opt,name=protocol_minor,json=protocolMinor,proto3" json:"protocol_minor,omitempty"`
 	Capabilities  []string               `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// The filter operators the connector can translate (sdk.FilterOp names).
+	FilterOps     []string `protobuf:"bytes,5,rep,name=filter_ops,json=filterOps,proto3" json:"filter_ops,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -364,6 +366,13 @@ func (x *InfoResponse) GetProtocolMinor() int32 {
 func (x *InfoResponse) GetCapabilities() []string {
 	if x != nil {
 		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *InfoResponse) GetFilterOps() []string {
+	if x != nil {
+		return x.FilterOps
 	}
 	return nil
 }
@@ -1002,13 +1011,15 @@ func (x *Filter) GetValues() []*Value {
 }
 
 type FetchRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entity        string                 `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
-	Fields        []string               `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
-	Filter        *Filter                `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
-	Token         []byte                 `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
-	Cursor        []byte                 `protobuf:"bytes,5,opt,name=cursor,proto3" json:"cursor,omitempty"`
-	PageSize      int32                  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Entity   string                 `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	Fields   []string               `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	Filter   *Filter                `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	Token    []byte                 `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	Cursor   []byte                 `protobuf:"bytes,5,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	PageSize int32                  `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Only ids and versions: no field values (a membership check).
+	IdsOnly       bool `protobuf:"varint,7,opt,name=ids_only,json=idsOnly,proto3" json:"ids_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1083,6 +1094,13 @@ func (x *FetchRequest) GetPageSize() int32 {
 		return x.PageSize
 	}
 	return 0
+}
+
+func (x *FetchRequest) GetIdsOnly() bool {
+	if x != nil {
+		return x.IdsOnly
+	}
+	return false
 }
 
 // Strings is a run of strings packed as one byte string plus their lengths.
@@ -2657,12 +2675,14 @@ const file_fieldsync_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x13host_protocol_minor\x18\x02 \x01(\x05R\x11hostProtocolMinor\x1a;\n" +
 	"\rSettingsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x87\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa6\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
 	"\x0eprotocol_minor\x18\x03 \x01(\x05R\rprotocolMinor\x12\"\n" +
-	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\"\xf6\x01\n" +
+	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\x12\x1d\n" +
+	"\n" +
+	"filter_ops\x18\x05 \x03(\tR\tfilterOps\"\xf6\x01\n" +
 	"\x05Field\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1e.fieldsync.plugin.v1.FieldTypeR\x04type\x12\x16\n" +
@@ -2709,14 +2729,15 @@ const file_fieldsync_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x127\n" +
 	"\bchildren\x18\x02 \x03(\v2\x1b.fieldsync.plugin.v1.FilterR\bchildren\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x122\n" +
-	"\x06values\x18\x04 \x03(\v2\x1a.fieldsync.plugin.v1.ValueR\x06values\"\xbe\x01\n" +
+	"\x06values\x18\x04 \x03(\v2\x1a.fieldsync.plugin.v1.ValueR\x06values\"\xd9\x01\n" +
 	"\fFetchRequest\x12\x16\n" +
 	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x16\n" +
 	"\x06fields\x18\x02 \x03(\tR\x06fields\x123\n" +
 	"\x06filter\x18\x03 \x01(\v2\x1b.fieldsync.plugin.v1.FilterR\x06filter\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\fR\x05token\x12\x16\n" +
 	"\x06cursor\x18\x05 \x01(\fR\x06cursor\x12\x1b\n" +
-	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\"7\n" +
+	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x19\n" +
+	"\bids_only\x18\a \x01(\bR\aidsOnly\"7\n" +
 	"\aStrings\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x18\n" +
 	"\alengths\x18\x02 \x03(\rR\alengths\"\xb4\x01\n" +
