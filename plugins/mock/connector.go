@@ -112,7 +112,7 @@ func (c *Connector) Info(ctx context.Context) (sdk.Info, error) {
 	if !c.serverIDs {
 		caps = append(caps, sdk.CapClientIDs)
 	}
-	return sdk.Info{Name: "mock", Version: Version, ProtocolMinor: sdk.ProtocolMinor, Capabilities: caps}, nil
+	return sdk.Info{Name: "mock", Version: Version, ProtocolMinor: sdk.ProtocolMinor, Capabilities: caps, FilterOps: FilterOps}, nil
 }
 
 // Schema describes the entities of the server file.

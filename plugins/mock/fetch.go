@@ -21,7 +21,7 @@ type fetchPlan struct {
 	incSQL   string // ?1 after version, ?2 high-water, ?3 limit, filter from ?4
 }
 
-func planFetch(snap *schemaSnap, req *sdk.FetchRequest) (*fetchPlan, error) {
+func planFetch(snap *schemaSnap, req *sdk.FetchRequest, who *principal, now time.Time) (*fetchPlan, error) {
 	e := snap.entities[req.Entity]
 	if e == nil {
 		return nil, sdk.Errorf(sdk.Permanent, "mock: unknown entity %q", req.Entity)
@@ -35,12 +35,15 @@ func planFetch(snap *schemaSnap, req *sdk.FetchRequest) (*fetchPlan, error) {
 	case p.pageSize > sdk.MaxPageSize:
 		p.pageSize = sdk.MaxPageSize
 	}
-	if req.Fields == nil {
+	switch {
+	case req.IDsOnly:
+		p.sel = []int{}
+	case req.Fields == nil:
 		p.sel = make([]int, len(e.Fields))
 		for i := range p.sel {
 			p.sel[i] = i
 		}
-	} else {
+	default:
 		seen := make(map[string]bool, len(req.Fields))
 		for _, name := range req.Fields {
 			_, i := e.field(name)
@@ -62,7 +65,7 @@ func planFetch(snap *schemaSnap, req *sdk.FetchRequest) (*fetchPlan, error) {
 		cols.WriteString(", ")
 		cols.WriteString(quote(e.Fields[i].Name))
 	}
-	full, err := compileFilter(e, req.Filter, 3)
+	full, err := compileFilter(snap, e, req.Filter, 3, who, now)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +75,7 @@ func planFetch(snap *schemaSnap, req *sdk.FetchRequest) (*fetchPlan, error) {
 	// The incremental query returns changed rows whether or not they match
 	// the filter, with the match as a column: a row that stopped matching
 	// is sent as a delete.
-	inc, err := compileFilter(e, req.Filter, 4)
+	inc, err := compileFilter(snap, e, req.Filter, 4, who, now)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +91,8 @@ func planFetch(snap *schemaSnap, req *sdk.FetchRequest) (*fetchPlan, error) {
 // fetchStats counts what left the server, for the request log.
 type fetchStats struct {
 	rows, deletes, pages int64
+	// With the log_rows switch: every id sent, for the request log.
+	sent, sentDeletes []string
 }
 
 // Fetch streams an entity's rows; see the package documentation for the
@@ -108,12 +113,19 @@ func (c *Connector) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.Fetc
 			at: started, user: c.user, op: "fetch", entity: req.Entity,
 			rows: stats.rows, deletes: stats.deletes, pages: stats.pages,
 			filter: filterText(req.Filter), err: err,
+			sent: stats.sent, sentDeletes: stats.sentDeletes,
 		})
 	}()
 	if err := st.inject(); err != nil {
 		return err
 	}
-	plan, err := planFetch(snap, &req)
+	var who *principal
+	if needsUser(req.Filter) {
+		if who, err = resolveUser(cn, c.user); err != nil {
+			return err
+		}
+	}
+	plan, err := planFetch(snap, &req, who, time.Now())
 	if err != nil {
 		return err
 	}
@@ -130,6 +142,10 @@ func (c *Connector) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.Fetc
 		stats.pages++
 		stats.rows += int64(len(p.IDs))
 		stats.deletes += int64(len(p.Deletes))
+		if st.logRows {
+			stats.sent = append(stats.sent, p.IDs...)
+			stats.sentDeletes = append(stats.sentDeletes, p.Deletes...)
+		}
 		return fn(p)
 	}
 	if req.Token == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/fieldsync/fieldsync/sdk"
@@ -21,27 +22,35 @@ type whereSQL struct {
 }
 
 // compileFilter translates f for entity e; parameters are numbered from
-// first on. A nil filter is "1" (every row). Every error is Permanent: the
-// same filter will fail again.
-func compileFilter(e *entity, f *sdk.Filter, first int) (whereSQL, error) {
+// first on. A nil filter is "1" (every row). who is the fetching user, for
+// user-dependent operators (nil when the filter has none); now is the time
+// relative dates count from. Every error is Permanent: the same filter will
+// fail again.
+func compileFilter(snap *schemaSnap, e *entity, f *sdk.Filter, first int, who *principal, now time.Time) (whereSQL, error) {
 	if f == nil {
 		return whereSQL{sql: "1"}, nil
 	}
-	if err := f.Validate(&e.Entity); err != nil {
+	if err := f.Check(&snap.schema, &e.Entity); err != nil {
 		return whereSQL{}, sdk.Errorf(sdk.Permanent, "mock: %s: %w", e.Name, err)
 	}
-	fc := filterCompiler{e: e, next: first}
+	fc := filterCompiler{snap: snap, next: first, who: who, now: now.UTC()}
 	var b strings.Builder
-	if err := fc.node(&b, f); err != nil {
+	if err := fc.node(&b, e, e.table, f); err != nil {
 		return whereSQL{}, sdk.Errorf(sdk.Permanent, "mock: %s: filter: %w", e.Name, err)
 	}
 	return whereSQL{sql: b.String(), args: fc.args}, nil
 }
 
+// FilterOps are the operators the mock translates: all of them.
+var FilterOps = sdk.FilterOps
+
 type filterCompiler struct {
-	e    *entity
-	next int
-	args []any
+	snap  *schemaSnap
+	next  int
+	args  []any
+	who   *principal
+	now   time.Time
+	links int // link subqueries so far, naming their aliases
 }
 
 // param binds v and returns its placeholder.
@@ -55,7 +64,8 @@ func (fc *filterCompiler) param(v any) (string, error) {
 	return fmt.Sprintf("?%d", n), nil
 }
 
-func (fc *filterCompiler) node(b *strings.Builder, f *sdk.Filter) error {
+// node writes f as a condition on the rows of e, named tbl in the query.
+func (fc *filterCompiler) node(b *strings.Builder, e *entity, tbl string, f *sdk.Filter) error {
 	switch f.Op {
 	case sdk.OpAnd, sdk.OpOr:
 		b.WriteByte('(')
@@ -67,7 +77,7 @@ func (fc *filterCompiler) node(b *strings.Builder, f *sdk.Filter) error {
 					b.WriteString(" OR ")
 				}
 			}
-			if err := fc.node(b, c); err != nil {
+			if err := fc.node(b, e, tbl, c); err != nil {
 				return err
 			}
 		}
@@ -75,21 +85,23 @@ func (fc *filterCompiler) node(b *strings.Builder, f *sdk.Filter) error {
 		return nil
 	case sdk.OpNot:
 		b.WriteString("NOT (")
-		if err := fc.node(b, f.Children[0]); err != nil {
+		if err := fc.node(b, e, tbl, f.Children[0]); err != nil {
 			return err
 		}
 		b.WriteByte(')')
 		return nil
+	case sdk.OpLink:
+		return fc.link(b, e, tbl, f)
 	}
 
 	typ := sdk.TypeGUID
-	col := fc.e.pk
-	if f.Field != fc.e.PrimaryKey {
-		fd, _ := fc.e.field(f.Field)
-		if fd == nil { // Validate checked; stay safe anyway
+	col := tbl + "." + e.pk
+	if f.Field != e.PrimaryKey {
+		fd, _ := e.field(f.Field)
+		if fd == nil { // Check checked; stay safe anyway
 			return fmt.Errorf("unknown field %q", f.Field)
 		}
-		typ, col = fd.Type, quote(fd.Name)
+		typ, col = fd.Type, tbl+"."+quote(fd.Name)
 	}
 	// Decimals live as exact text; compare them as numbers.
 	wrap := func(x string) string { return x }
@@ -153,6 +165,10 @@ func (fc *filterCompiler) node(b *strings.Builder, f *sdk.Filter) error {
 			return err
 		}
 		fmt.Fprintf(b, "substr(%s, 1, %s) = %s", col, n, p)
+	case sdk.OpLastXDays, sdk.OpNextXDays, sdk.OpOnOrAfter:
+		return fc.dates(b, col, f)
+	case sdk.OpEqUserID, sdk.OpNeUserID, sdk.OpEqBusinessID, sdk.OpEqUserOrUserTeams:
+		return fc.user(b, e, tbl, col, f)
 	default:
 		return fmt.Errorf("unsupported operator %q", f.Op)
 	}
@@ -205,6 +221,13 @@ func writeFilter(b *strings.Builder, f *sdk.Filter, depth int) {
 		return
 	}
 	switch f.Op {
+	case sdk.OpLink:
+		fmt.Fprintf(b, "%s link(", f.Field)
+		for _, c := range f.Children {
+			writeFilter(b, c, depth+1)
+		}
+		b.WriteByte(')')
+		return
 	case sdk.OpAnd, sdk.OpOr, sdk.OpNot:
 		b.WriteString(string(f.Op))
 		b.WriteByte('(')
@@ -229,4 +252,110 @@ func writeFilter(b *strings.Builder, f *sdk.Filter, depth int) {
 		}
 		b.WriteString(v.String())
 	}
+}
+
+// link writes a condition on the parent row the lookup names: the lookup's
+// value is among the ids of the parent's matching rows.
+func (fc *filterCompiler) link(b *strings.Builder, e *entity, tbl string, f *sdk.Filter) error {
+	fd, _ := e.field(f.Field)
+	if fd == nil || fd.Target == "" {
+		return fmt.Errorf("link: %s is not a lookup", f.Field)
+	}
+	parent := fc.snap.entities[fd.Target]
+	if parent == nil {
+		return fmt.Errorf("link: %s targets unknown entity %q", f.Field, fd.Target)
+	}
+	fc.links++
+	alias := fmt.Sprintf("_l%d", fc.links)
+	fmt.Fprintf(b, "%s.%s IN (SELECT %s.%s FROM %s AS %s WHERE ", tbl, quote(fd.Name), alias, parent.pk, parent.table, alias)
+	if err := fc.node(b, parent, alias, f.Children[0]); err != nil {
+		return err
+	}
+	b.WriteByte(')')
+	return nil
+}
+
+// dates writes the date operators. Date-times are stored as Unix
+// microseconds. last-x-days N runs from the start of the UTC day N days ago
+// to now; next-x-days N from now to the end of the UTC day N days ahead;
+// on-or-after from the start of its value's UTC day.
+func (fc *filterCompiler) dates(b *strings.Builder, col string, f *sdk.Filter) error {
+	day := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+	var lo, hi int64
+	switch f.Op {
+	case sdk.OpLastXDays:
+		lo = day(fc.now).AddDate(0, 0, -int(f.Values[0].Int())).UnixMicro()
+		hi = fc.now.UnixMicro()
+	case sdk.OpNextXDays:
+		lo = fc.now.UnixMicro()
+		hi = day(fc.now).AddDate(0, 0, int(f.Values[0].Int())+1).UnixMicro() - 1
+	case sdk.OpOnOrAfter:
+		p, err := fc.param(day(f.Values[0].Time()).UnixMicro())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "%s >= %s", col, p)
+		return nil
+	}
+	pl, err := fc.param(lo)
+	if err != nil {
+		return err
+	}
+	ph, err := fc.param(hi)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b, "%s BETWEEN %s AND %s", col, pl, ph)
+	return nil
+}
+
+// user writes the user-dependent operators for the fetching user (see
+// accessDDL for how sharing counts).
+func (fc *filterCompiler) user(b *strings.Builder, e *entity, tbl, col string, f *sdk.Filter) error {
+	if fc.who == nil {
+		return fmt.Errorf("%s %s needs the fetching user", f.Field, f.Op)
+	}
+	uid, err := fc.param(fc.who.id)
+	if err != nil {
+		return err
+	}
+	shared := func(principals string) error {
+		ent, err := fc.param(e.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, " OR %s.%s IN (SELECT record_id FROM _share WHERE entity = %s AND principal IN (%s))", tbl, e.pk, ent, principals)
+		return nil
+	}
+	switch f.Op {
+	case sdk.OpEqUserID:
+		fmt.Fprintf(b, "(%s = %s", col, uid)
+		if err := shared(uid); err != nil {
+			return err
+		}
+		b.WriteByte(')')
+	case sdk.OpNeUserID:
+		fmt.Fprintf(b, "%s <> %s", col, uid)
+	case sdk.OpEqBusinessID:
+		bu, err := fc.param(fc.who.businessUnit)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "%s = %s", col, bu)
+	case sdk.OpEqUserOrUserTeams:
+		principals := fmt.Sprintf("SELECT %[1]s UNION ALL SELECT teamid FROM _team_member WHERE userid = %[1]s", uid)
+		fmt.Fprintf(b, "(%s IN (%s)", col, principals)
+		if err := shared(principals); err != nil {
+			return err
+		}
+		b.WriteByte(')')
+	}
+	return nil
+}
+
+// needsUser reports whether f has user-dependent operators.
+func needsUser(f *sdk.Filter) bool {
+	need := false
+	f.Walk(func(n *sdk.Filter) { need = need || n.Op.IsUserDependent() })
+	return need
 }

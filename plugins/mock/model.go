@@ -6,6 +6,8 @@ import "github.com/fieldsync/fieldsync/sdk"
 // contacts and opportunities, shaped like a CRM backend's (lower-case
 // logical names, <entity>id keys holding GUIDs, lookups to parents).
 // account has exactly ten fields: the record the benchmarks stream.
+// Contacts and opportunities have owners (a user's or team's id) and
+// opportunities a business unit, for the user-dependent filters.
 func DefaultModel() *sdk.Schema {
 	caps := sdk.EntityCapabilities{Incremental: true, TracksDeletes: true, Push: true, ClientIDs: true, Filter: true, Documents: true}
 	return &sdk.Schema{Entities: []sdk.Entity{
@@ -35,6 +37,7 @@ func DefaultModel() *sdk.Schema {
 				{Name: "jobtitle", Type: sdk.TypeString, MaxLength: 100},
 				{Name: "birthdate", Type: sdk.TypeDateTime},
 				{Name: "createdon", Type: sdk.TypeDateTime},
+				{Name: "ownerid", Type: sdk.TypeGUID},
 			},
 			Relations: []sdk.Relationship{{Name: "contact_parentaccount", Field: "parentaccountid", Parent: "account"}},
 		},
@@ -48,6 +51,8 @@ func DefaultModel() *sdk.Schema {
 				{Name: "closedate", Type: sdk.TypeDateTime},
 				{Name: "statecode", Type: sdk.TypeChoice, Choices: []sdk.Choice{{Value: 0, Label: "Open"}, {Value: 1, Label: "Won"}, {Value: 2, Label: "Lost"}}},
 				{Name: "createdon", Type: sdk.TypeDateTime},
+				{Name: "ownerid", Type: sdk.TypeGUID},
+				{Name: "owningbusinessunit", Type: sdk.TypeGUID},
 			},
 			Relations: []sdk.Relationship{{Name: "opportunity_account", Field: "accountid", Parent: "account"}},
 		},

@@ -128,6 +128,10 @@ func (s *Server) init(ctx context.Context, create bool) error {
 	if format != formatVersion {
 		return sdk.Errorf(sdk.Permanent, "mock: %s has format %d, this build reads %d", s.path, format, formatVersion)
 	}
+	// Tables added since format 1 was laid out: created where missing.
+	if err := c.db.Exec(accessDDL); err != nil {
+		return sqlErr(ctx, "open "+s.path, err)
+	}
 	st, err := c.prep(`SELECT value FROM _meta WHERE key = 'instance'`)
 	if err != nil {
 		return sqlErr(ctx, "open "+s.path, err)
@@ -161,6 +165,7 @@ type callState struct {
 	gen, clock, horizon int64
 	failRate            int64 // percent
 	pageDelay           time.Duration
+	logRows             bool // log every id a fetch sends (_request_row)
 }
 
 const stateSQL = `SELECT
@@ -168,7 +173,8 @@ const stateSQL = `SELECT
 	(SELECT version FROM _clock),
 	(SELECT value FROM _meta WHERE key = 'purge_horizon'),
 	(SELECT value FROM _fault WHERE name = 'fail_rate'),
-	(SELECT value FROM _fault WHERE name = 'page_delay_ms')`
+	(SELECT value FROM _fault WHERE name = 'page_delay_ms'),
+	(SELECT value FROM _fault WHERE name = 'log_rows')`
 
 func readState(c *conn) (callState, error) {
 	var st callState
@@ -188,6 +194,7 @@ func readState(c *conn) (callState, error) {
 	st.horizon = s.ColumnInt64(2)
 	st.failRate = s.ColumnInt64(3)
 	st.pageDelay = time.Duration(s.ColumnInt64(4)) * time.Millisecond
+	st.logRows = s.ColumnInt64(5) != 0
 	return st, nil
 }
 
