@@ -105,7 +105,14 @@ func (inst *instance) invoke(ctx context.Context, method wasmabi.Method, what st
 		return nil, st.stopErr
 	}
 	if res.Error != nil {
-		return nil, wire.ErrorFromPB(res.Error)
+		gerr := wire.ErrorFromPB(res.Error)
+		// A guest whose request the host ended because the caller
+		// cancelled reports a failed request; the call's error is the
+		// cancellation.
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(gerr, cerr) {
+			return nil, fmt.Errorf("plugin %s: %s: %w (the plugin said: %v)", p.name, what, cerr, gerr)
+		}
+		return nil, gerr
 	}
 	return res.Payload, nil
 }
