@@ -80,6 +80,15 @@ func (s *Server) AddTeamMember(ctx context.Context, teamID, userID string) error
 	})
 }
 
+// RemoveTeamMember takes a user out of a team. The team's rows do not
+// change, so no incremental fetch reports it: an engine learns of rows
+// leaving a user's eq-useroruserteams filter by checking membership.
+func (s *Server) RemoveTeamMember(ctx context.Context, teamID, userID string) error {
+	return s.write(ctx, func(c *conn) error {
+		return c.exec(`DELETE FROM _team_member WHERE teamid = ?1 AND userid = ?2`, strings.ToLower(teamID), strings.ToLower(userID))
+	})
+}
+
 // Share gives principal (a user or team id) access to one row; Unshare
 // takes it back. Either moves the row's version (see accessDDL).
 func (s *Server) Share(ctx context.Context, entity, recordID, principal string) error {

@@ -158,6 +158,28 @@ func testFilters(t *testing.T, f *fixture) {
 			f.expectRows(t, describe(req), got, ours)
 		})
 	}
+
+	// A membership read (IDsOnly) returns the same rows as the fetch it
+	// mirrors, with no values: the engine removes what it does not list.
+	t.Run("ids-only", func(t *testing.T) {
+		filter := cases[1].filter
+		want := f.mustFetch(t, f.a, sdk.FetchRequest{Entity: f.ent.Name, Filter: filter, PageSize: 2})
+		req := sdk.FetchRequest{Entity: f.ent.Name, Filter: filter, PageSize: 2, IDsOnly: true}
+		got := f.mustFetch(t, f.a, req)
+		if len(got.rows) != len(want.rows) {
+			t.Errorf("%s returned %d rows, the same fetch with values %d", describe(req), len(got.rows), len(want.rows))
+		}
+		for id := range want.rows {
+			if _, ok := got.rows[id]; !ok {
+				t.Errorf("%s lacks row %q", describe(req), id)
+			}
+		}
+		for _, p := range got.pages {
+			if len(p.Fields) != 0 || len(p.Columns) != 0 {
+				t.Fatalf("%s: a page carries fields %v; an ids-only page has none", describe(req), p.Fields)
+			}
+		}
+	})
 }
 
 // stringField is the first writable text field with room for the suite's

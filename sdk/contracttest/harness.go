@@ -175,7 +175,7 @@ func (r *fetched) String() string {
 //
 //   - every page passes Page.Validate for the kinds of its fields, names
 //     only fields of the entity, and exactly the selected fields (all of
-//     them when FetchRequest.Fields is nil), in any order;
+//     them when FetchRequest.Fields is nil, none with IDsOnly), in any order;
 //   - no page holds more rows plus deletes than the page size asked for, nor
 //     more than sdk.MaxPageSize: the page size bounds memory on both sides;
 //   - every page but the last carries a cursor; exactly the last page is
@@ -187,7 +187,10 @@ func (f *fixture) check(t *testing.T, req sdk.FetchRequest, pages []*sdk.Page) *
 	desc := describe(req)
 	res := &fetched{pages: pages, rows: map[string]sdk.Record{}, deletes: map[string]bool{}}
 	want := req.Fields
-	if want == nil {
+	switch {
+	case req.IDsOnly:
+		want = []string{}
+	case want == nil:
 		want = f.ent.FieldNames()
 	}
 	want = slices.Sorted(slices.Values(want))

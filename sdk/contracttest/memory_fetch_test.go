@@ -40,7 +40,10 @@ func (c *memConn) Fetch(ctx context.Context, req sdk.FetchRequest, fn sdk.FetchF
 		return c.badInput("unknown entity %q", req.Entity)
 	}
 	fields := req.Fields
-	if fields == nil || s.bug("ignore-fields") {
+	switch {
+	case req.IDsOnly && !s.bug("ignore-fields"):
+		fields = []string{}
+	case fields == nil || s.bug("ignore-fields"):
 		fields = ent.FieldNames()
 	}
 	types := make([]sdk.FieldType, len(fields))
