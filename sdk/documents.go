@@ -43,3 +43,37 @@ type Documents interface {
 	// download resume.
 	ReadDocument(ctx context.Context, id string, offset int64, w io.Writer) error
 }
+
+// CapWriteDocuments is the optional capability of storing documents made on
+// a device: the connector implements DocumentWriter. Find it with
+// AsDocumentWriter.
+const CapWriteDocuments Capability = "write-documents"
+
+// DocumentWriter is the optional capability CapWriteDocuments: uploading a
+// document's bytes, streamed, never whole in memory.
+type DocumentWriter interface {
+	// WriteDocument stores the bytes r yields as a document owned by
+	// doc.Entity's row doc.RecordID, named doc.Name with doc.MimeType.
+	// doc.Size is the number of bytes r yields (-1: unknown; a connector
+	// may then spool r to learn it); a reader that yields another count
+	// fails the call. doc.ID may carry a client-chosen id: a connector that
+	// accepts client ids creates the document under it, or replaces that
+	// document's content when it exists (so a retried upload stores one
+	// document); one that does not assigns its own. The answer is the
+	// document as the server stored it, with the server's id and version.
+	WriteDocument(ctx context.Context, doc Document, r io.Reader) (Document, error)
+}
+
+// AsDocumentWriter returns c's DocumentWriter capability, if c implements it
+// and, for connectors across a transport, the plugin advertised it.
+func AsDocumentWriter(ctx context.Context, c Connector) (DocumentWriter, bool) {
+	w, ok := c.(DocumentWriter)
+	if !ok {
+		return nil, false
+	}
+	info, err := c.Info(ctx)
+	if err != nil || !info.Has(CapWriteDocuments) {
+		return nil, false
+	}
+	return w, true
+}

@@ -16,7 +16,8 @@ import (
 //     core reads both: TracksDeletes needs Incremental, ClientIDs needs Push;
 //     an entity with Filter, ClientIDs or Documents needs the connector-wide
 //     capability (server-side-filters, client-ids, documents) in Info; and a
-//     connector listing documents must implement sdk.Documents.
+//     connector listing documents (write-documents) must implement
+//     sdk.Documents (sdk.DocumentWriter).
 func testSchema(t *testing.T, f *fixture) {
 	if f.info.Name == "" {
 		t.Error("Info has no Name")
@@ -33,6 +34,9 @@ func testSchema(t *testing.T, f *fixture) {
 	_, isDocs := f.a.(sdk.Documents)
 	if f.info.Has(sdk.CapDocuments) && !isDocs {
 		t.Errorf("Info lists %q but the connector does not implement sdk.Documents", sdk.CapDocuments)
+	}
+	if _, ok := f.a.(sdk.DocumentWriter); f.info.Has(sdk.CapWriteDocuments) && !ok {
+		t.Errorf("Info lists %q but the connector does not implement sdk.DocumentWriter", sdk.CapWriteDocuments)
 	}
 	for i := range f.schema.Entities {
 		e := &f.schema.Entities[i]

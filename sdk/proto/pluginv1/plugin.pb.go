@@ -2047,6 +2047,60 @@ func (x *Chunk) GetData() []byte {
 	return nil
 }
 
+// DocumentChunk is one message of a WriteDocument stream: document is set
+// in the first message only.
+type DocumentChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Document      *Document              `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DocumentChunk) Reset() {
+	*x = DocumentChunk{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DocumentChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DocumentChunk) ProtoMessage() {}
+
+func (x *DocumentChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DocumentChunk.ProtoReflect.Descriptor instead.
+func (*DocumentChunk) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DocumentChunk) GetDocument() *Document {
+	if x != nil {
+		return x.Document
+	}
+	return nil
+}
+
+func (x *DocumentChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // ErrorDetail rides in a gRPC status's details (and in a WASM CallResult) so
 // the host can rebuild the typed sdk error (retryable, permanent, token
 // expired, ...).
@@ -2064,7 +2118,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2076,7 +2130,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2089,7 +2143,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ErrorDetail) GetKind() string {
@@ -2125,7 +2179,7 @@ type CallResult struct {
 
 func (x *CallResult) Reset() {
 	*x = CallResult{}
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2191,7 @@ func (x *CallResult) String() string {
 func (*CallResult) ProtoMessage() {}
 
 func (x *CallResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2204,7 @@ func (x *CallResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallResult.ProtoReflect.Descriptor instead.
 func (*CallResult) Descriptor() ([]byte, []int) {
-	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CallResult) GetPayload() []byte {
@@ -2179,7 +2233,7 @@ type LogRecord struct {
 
 func (x *LogRecord) Reset() {
 	*x = LogRecord{}
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2191,7 +2245,7 @@ func (x *LogRecord) String() string {
 func (*LogRecord) ProtoMessage() {}
 
 func (x *LogRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2204,7 +2258,7 @@ func (x *LogRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRecord.ProtoReflect.Descriptor instead.
 func (*LogRecord) Descriptor() ([]byte, []int) {
-	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LogRecord) GetLevel() string {
@@ -2238,7 +2292,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2304,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2317,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Header) GetName() string {
@@ -2295,7 +2349,7 @@ type HttpRequest struct {
 
 func (x *HttpRequest) Reset() {
 	*x = HttpRequest{}
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2307,7 +2361,7 @@ func (x *HttpRequest) String() string {
 func (*HttpRequest) ProtoMessage() {}
 
 func (x *HttpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2320,7 +2374,7 @@ func (x *HttpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpRequest.ProtoReflect.Descriptor instead.
 func (*HttpRequest) Descriptor() ([]byte, []int) {
-	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HttpRequest) GetMethod() string {
@@ -2364,7 +2418,7 @@ type HttpResponse struct {
 
 func (x *HttpResponse) Reset() {
 	*x = HttpResponse{}
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2430,7 @@ func (x *HttpResponse) String() string {
 func (*HttpResponse) ProtoMessage() {}
 
 func (x *HttpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2443,7 @@ func (x *HttpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpResponse.ProtoReflect.Descriptor instead.
 func (*HttpResponse) Descriptor() ([]byte, []int) {
-	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HttpResponse) GetStatus() int32 {
@@ -2429,7 +2483,7 @@ type PolicyInfo struct {
 
 func (x *PolicyInfo) Reset() {
 	*x = PolicyInfo{}
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2441,7 +2495,7 @@ func (x *PolicyInfo) String() string {
 func (*PolicyInfo) ProtoMessage() {}
 
 func (x *PolicyInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2454,7 +2508,7 @@ func (x *PolicyInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyInfo.ProtoReflect.Descriptor instead.
 func (*PolicyInfo) Descriptor() ([]byte, []int) {
-	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PolicyInfo) GetName() string {
@@ -2482,7 +2536,7 @@ type ConflictInput struct {
 
 func (x *ConflictInput) Reset() {
 	*x = ConflictInput{}
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2548,7 @@ func (x *ConflictInput) String() string {
 func (*ConflictInput) ProtoMessage() {}
 
 func (x *ConflictInput) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2561,7 @@ func (x *ConflictInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConflictInput.ProtoReflect.Descriptor instead.
 func (*ConflictInput) Descriptor() ([]byte, []int) {
-	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConflictInput) GetEntity() *Entity {
@@ -2594,7 +2648,7 @@ type ConflictResolution struct {
 
 func (x *ConflictResolution) Reset() {
 	*x = ConflictResolution{}
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2660,7 @@ func (x *ConflictResolution) String() string {
 func (*ConflictResolution) ProtoMessage() {}
 
 func (x *ConflictResolution) ProtoReflect() protoreflect.Message {
-	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2673,7 @@ func (x *ConflictResolution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConflictResolution.ProtoReflect.Descriptor instead.
 func (*ConflictResolution) Descriptor() ([]byte, []int) {
-	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConflictResolution) GetDecision() string {
@@ -2812,7 +2866,10 @@ const file_fieldsync_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\"\x1b\n" +
 	"\x05Chunk\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data\"i\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"^\n" +
+	"\rDocumentChunk\x129\n" +
+	"\bdocument\x18\x01 \x01(\v2\x1d.fieldsync.plugin.v1.DocumentR\bdocument\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"i\n" +
 	"\vErrorDetail\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12,\n" +
@@ -2903,14 +2960,15 @@ const file_fieldsync_plugin_v1_plugin_proto_rawDesc = "" +
 	"\aAPPLIED\x10\x01\x12\f\n" +
 	"\bCONFLICT\x10\x02\x12\n" +
 	"\n" +
-	"\x06FAILED\x10\x032\xb6\x04\n" +
+	"\x06FAILED\x10\x032\x8c\x05\n" +
 	"\tConnector\x12U\n" +
 	"\tConfigure\x12%.fieldsync.plugin.v1.ConfigureRequest\x1a!.fieldsync.plugin.v1.InfoResponse\x12I\n" +
 	"\x06Schema\x12\x1a.fieldsync.plugin.v1.Empty\x1a#.fieldsync.plugin.v1.SchemaResponse\x12G\n" +
 	"\x05Fetch\x12!.fieldsync.plugin.v1.FetchRequest\x1a\x19.fieldsync.plugin.v1.Page0\x01\x12K\n" +
 	"\x04Push\x12 .fieldsync.plugin.v1.PushRequest\x1a!.fieldsync.plugin.v1.PushResponse\x12X\n" +
 	"\rListDocuments\x12\".fieldsync.plugin.v1.DocumentQuery\x1a!.fieldsync.plugin.v1.DocumentPage0\x01\x12V\n" +
-	"\fReadDocument\x12(.fieldsync.plugin.v1.ReadDocumentRequest\x1a\x1a.fieldsync.plugin.v1.Chunk0\x01\x12?\n" +
+	"\fReadDocument\x12(.fieldsync.plugin.v1.ReadDocumentRequest\x1a\x1a.fieldsync.plugin.v1.Chunk0\x01\x12T\n" +
+	"\rWriteDocument\x12\".fieldsync.plugin.v1.DocumentChunk\x1a\x1d.fieldsync.plugin.v1.Document(\x01\x12?\n" +
 	"\x05Close\x12\x1a.fieldsync.plugin.v1.Empty\x1a\x1a.fieldsync.plugin.v1.EmptyB3Z1github.com/fieldsync/fieldsync/sdk/proto/pluginv1b\x06proto3"
 
 var (
@@ -2926,7 +2984,7 @@ func file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_fieldsync_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_fieldsync_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_fieldsync_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_fieldsync_plugin_v1_plugin_proto_goTypes = []any{
 	(FieldType)(0),              // 0: fieldsync.plugin.v1.FieldType
 	(Op)(0),                     // 1: fieldsync.plugin.v1.Op
@@ -2957,25 +3015,26 @@ var file_fieldsync_plugin_v1_plugin_proto_goTypes = []any{
 	(*DocumentPage)(nil),        // 26: fieldsync.plugin.v1.DocumentPage
 	(*ReadDocumentRequest)(nil), // 27: fieldsync.plugin.v1.ReadDocumentRequest
 	(*Chunk)(nil),               // 28: fieldsync.plugin.v1.Chunk
-	(*ErrorDetail)(nil),         // 29: fieldsync.plugin.v1.ErrorDetail
-	(*CallResult)(nil),          // 30: fieldsync.plugin.v1.CallResult
-	(*LogRecord)(nil),           // 31: fieldsync.plugin.v1.LogRecord
-	(*Header)(nil),              // 32: fieldsync.plugin.v1.Header
-	(*HttpRequest)(nil),         // 33: fieldsync.plugin.v1.HttpRequest
-	(*HttpResponse)(nil),        // 34: fieldsync.plugin.v1.HttpResponse
-	(*PolicyInfo)(nil),          // 35: fieldsync.plugin.v1.PolicyInfo
-	(*ConflictInput)(nil),       // 36: fieldsync.plugin.v1.ConflictInput
-	(*ConflictResolution)(nil),  // 37: fieldsync.plugin.v1.ConflictResolution
-	nil,                         // 38: fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
-	nil,                         // 39: fieldsync.plugin.v1.Record.ValuesEntry
-	nil,                         // 40: fieldsync.plugin.v1.Change.ValuesEntry
-	nil,                         // 41: fieldsync.plugin.v1.LogRecord.FieldsEntry
-	nil,                         // 42: fieldsync.plugin.v1.ConflictInput.BaseEntry
-	nil,                         // 43: fieldsync.plugin.v1.ConflictInput.LocalEntry
-	nil,                         // 44: fieldsync.plugin.v1.ConflictResolution.ValuesEntry
+	(*DocumentChunk)(nil),       // 29: fieldsync.plugin.v1.DocumentChunk
+	(*ErrorDetail)(nil),         // 30: fieldsync.plugin.v1.ErrorDetail
+	(*CallResult)(nil),          // 31: fieldsync.plugin.v1.CallResult
+	(*LogRecord)(nil),           // 32: fieldsync.plugin.v1.LogRecord
+	(*Header)(nil),              // 33: fieldsync.plugin.v1.Header
+	(*HttpRequest)(nil),         // 34: fieldsync.plugin.v1.HttpRequest
+	(*HttpResponse)(nil),        // 35: fieldsync.plugin.v1.HttpResponse
+	(*PolicyInfo)(nil),          // 36: fieldsync.plugin.v1.PolicyInfo
+	(*ConflictInput)(nil),       // 37: fieldsync.plugin.v1.ConflictInput
+	(*ConflictResolution)(nil),  // 38: fieldsync.plugin.v1.ConflictResolution
+	nil,                         // 39: fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
+	nil,                         // 40: fieldsync.plugin.v1.Record.ValuesEntry
+	nil,                         // 41: fieldsync.plugin.v1.Change.ValuesEntry
+	nil,                         // 42: fieldsync.plugin.v1.LogRecord.FieldsEntry
+	nil,                         // 43: fieldsync.plugin.v1.ConflictInput.BaseEntry
+	nil,                         // 44: fieldsync.plugin.v1.ConflictInput.LocalEntry
+	nil,                         // 45: fieldsync.plugin.v1.ConflictResolution.ValuesEntry
 }
 var file_fieldsync_plugin_v1_plugin_proto_depIdxs = []int32{
-	38, // 0: fieldsync.plugin.v1.ConfigureRequest.settings:type_name -> fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
+	39, // 0: fieldsync.plugin.v1.ConfigureRequest.settings:type_name -> fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
 	0,  // 1: fieldsync.plugin.v1.Field.type:type_name -> fieldsync.plugin.v1.FieldType
 	7,  // 2: fieldsync.plugin.v1.Field.choices:type_name -> fieldsync.plugin.v1.Choice
 	6,  // 3: fieldsync.plugin.v1.Entity.fields:type_name -> fieldsync.plugin.v1.Field
@@ -2989,50 +3048,53 @@ var file_fieldsync_plugin_v1_plugin_proto_depIdxs = []int32{
 	15, // 11: fieldsync.plugin.v1.Page.ids:type_name -> fieldsync.plugin.v1.Strings
 	15, // 12: fieldsync.plugin.v1.Page.versions:type_name -> fieldsync.plugin.v1.Strings
 	16, // 13: fieldsync.plugin.v1.Page.columns:type_name -> fieldsync.plugin.v1.Column
-	39, // 14: fieldsync.plugin.v1.Record.values:type_name -> fieldsync.plugin.v1.Record.ValuesEntry
+	40, // 14: fieldsync.plugin.v1.Record.values:type_name -> fieldsync.plugin.v1.Record.ValuesEntry
 	1,  // 15: fieldsync.plugin.v1.Change.op:type_name -> fieldsync.plugin.v1.Op
-	40, // 16: fieldsync.plugin.v1.Change.values:type_name -> fieldsync.plugin.v1.Change.ValuesEntry
+	41, // 16: fieldsync.plugin.v1.Change.values:type_name -> fieldsync.plugin.v1.Change.ValuesEntry
 	19, // 17: fieldsync.plugin.v1.PushRequest.changes:type_name -> fieldsync.plugin.v1.Change
 	2,  // 18: fieldsync.plugin.v1.ChangeResult.status:type_name -> fieldsync.plugin.v1.Status
 	18, // 19: fieldsync.plugin.v1.ChangeResult.current:type_name -> fieldsync.plugin.v1.Record
 	21, // 20: fieldsync.plugin.v1.ChangeResult.error:type_name -> fieldsync.plugin.v1.Error
 	22, // 21: fieldsync.plugin.v1.PushResponse.results:type_name -> fieldsync.plugin.v1.ChangeResult
 	25, // 22: fieldsync.plugin.v1.DocumentPage.documents:type_name -> fieldsync.plugin.v1.Document
-	29, // 23: fieldsync.plugin.v1.CallResult.error:type_name -> fieldsync.plugin.v1.ErrorDetail
-	41, // 24: fieldsync.plugin.v1.LogRecord.fields:type_name -> fieldsync.plugin.v1.LogRecord.FieldsEntry
-	32, // 25: fieldsync.plugin.v1.HttpRequest.headers:type_name -> fieldsync.plugin.v1.Header
-	32, // 26: fieldsync.plugin.v1.HttpResponse.headers:type_name -> fieldsync.plugin.v1.Header
-	10, // 27: fieldsync.plugin.v1.ConflictInput.entity:type_name -> fieldsync.plugin.v1.Entity
-	1,  // 28: fieldsync.plugin.v1.ConflictInput.local_op:type_name -> fieldsync.plugin.v1.Op
-	42, // 29: fieldsync.plugin.v1.ConflictInput.base:type_name -> fieldsync.plugin.v1.ConflictInput.BaseEntry
-	43, // 30: fieldsync.plugin.v1.ConflictInput.local:type_name -> fieldsync.plugin.v1.ConflictInput.LocalEntry
-	18, // 31: fieldsync.plugin.v1.ConflictInput.remote:type_name -> fieldsync.plugin.v1.Record
-	44, // 32: fieldsync.plugin.v1.ConflictResolution.values:type_name -> fieldsync.plugin.v1.ConflictResolution.ValuesEntry
-	1,  // 33: fieldsync.plugin.v1.ConflictResolution.push_op:type_name -> fieldsync.plugin.v1.Op
-	12, // 34: fieldsync.plugin.v1.Record.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
-	12, // 35: fieldsync.plugin.v1.Change.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
-	12, // 36: fieldsync.plugin.v1.ConflictInput.BaseEntry.value:type_name -> fieldsync.plugin.v1.Value
-	12, // 37: fieldsync.plugin.v1.ConflictInput.LocalEntry.value:type_name -> fieldsync.plugin.v1.Value
-	12, // 38: fieldsync.plugin.v1.ConflictResolution.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
-	4,  // 39: fieldsync.plugin.v1.Connector.Configure:input_type -> fieldsync.plugin.v1.ConfigureRequest
-	3,  // 40: fieldsync.plugin.v1.Connector.Schema:input_type -> fieldsync.plugin.v1.Empty
-	14, // 41: fieldsync.plugin.v1.Connector.Fetch:input_type -> fieldsync.plugin.v1.FetchRequest
-	20, // 42: fieldsync.plugin.v1.Connector.Push:input_type -> fieldsync.plugin.v1.PushRequest
-	24, // 43: fieldsync.plugin.v1.Connector.ListDocuments:input_type -> fieldsync.plugin.v1.DocumentQuery
-	27, // 44: fieldsync.plugin.v1.Connector.ReadDocument:input_type -> fieldsync.plugin.v1.ReadDocumentRequest
-	3,  // 45: fieldsync.plugin.v1.Connector.Close:input_type -> fieldsync.plugin.v1.Empty
-	5,  // 46: fieldsync.plugin.v1.Connector.Configure:output_type -> fieldsync.plugin.v1.InfoResponse
-	11, // 47: fieldsync.plugin.v1.Connector.Schema:output_type -> fieldsync.plugin.v1.SchemaResponse
-	17, // 48: fieldsync.plugin.v1.Connector.Fetch:output_type -> fieldsync.plugin.v1.Page
-	23, // 49: fieldsync.plugin.v1.Connector.Push:output_type -> fieldsync.plugin.v1.PushResponse
-	26, // 50: fieldsync.plugin.v1.Connector.ListDocuments:output_type -> fieldsync.plugin.v1.DocumentPage
-	28, // 51: fieldsync.plugin.v1.Connector.ReadDocument:output_type -> fieldsync.plugin.v1.Chunk
-	3,  // 52: fieldsync.plugin.v1.Connector.Close:output_type -> fieldsync.plugin.v1.Empty
-	46, // [46:53] is the sub-list for method output_type
-	39, // [39:46] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	25, // 23: fieldsync.plugin.v1.DocumentChunk.document:type_name -> fieldsync.plugin.v1.Document
+	30, // 24: fieldsync.plugin.v1.CallResult.error:type_name -> fieldsync.plugin.v1.ErrorDetail
+	42, // 25: fieldsync.plugin.v1.LogRecord.fields:type_name -> fieldsync.plugin.v1.LogRecord.FieldsEntry
+	33, // 26: fieldsync.plugin.v1.HttpRequest.headers:type_name -> fieldsync.plugin.v1.Header
+	33, // 27: fieldsync.plugin.v1.HttpResponse.headers:type_name -> fieldsync.plugin.v1.Header
+	10, // 28: fieldsync.plugin.v1.ConflictInput.entity:type_name -> fieldsync.plugin.v1.Entity
+	1,  // 29: fieldsync.plugin.v1.ConflictInput.local_op:type_name -> fieldsync.plugin.v1.Op
+	43, // 30: fieldsync.plugin.v1.ConflictInput.base:type_name -> fieldsync.plugin.v1.ConflictInput.BaseEntry
+	44, // 31: fieldsync.plugin.v1.ConflictInput.local:type_name -> fieldsync.plugin.v1.ConflictInput.LocalEntry
+	18, // 32: fieldsync.plugin.v1.ConflictInput.remote:type_name -> fieldsync.plugin.v1.Record
+	45, // 33: fieldsync.plugin.v1.ConflictResolution.values:type_name -> fieldsync.plugin.v1.ConflictResolution.ValuesEntry
+	1,  // 34: fieldsync.plugin.v1.ConflictResolution.push_op:type_name -> fieldsync.plugin.v1.Op
+	12, // 35: fieldsync.plugin.v1.Record.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 36: fieldsync.plugin.v1.Change.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 37: fieldsync.plugin.v1.ConflictInput.BaseEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 38: fieldsync.plugin.v1.ConflictInput.LocalEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 39: fieldsync.plugin.v1.ConflictResolution.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
+	4,  // 40: fieldsync.plugin.v1.Connector.Configure:input_type -> fieldsync.plugin.v1.ConfigureRequest
+	3,  // 41: fieldsync.plugin.v1.Connector.Schema:input_type -> fieldsync.plugin.v1.Empty
+	14, // 42: fieldsync.plugin.v1.Connector.Fetch:input_type -> fieldsync.plugin.v1.FetchRequest
+	20, // 43: fieldsync.plugin.v1.Connector.Push:input_type -> fieldsync.plugin.v1.PushRequest
+	24, // 44: fieldsync.plugin.v1.Connector.ListDocuments:input_type -> fieldsync.plugin.v1.DocumentQuery
+	27, // 45: fieldsync.plugin.v1.Connector.ReadDocument:input_type -> fieldsync.plugin.v1.ReadDocumentRequest
+	29, // 46: fieldsync.plugin.v1.Connector.WriteDocument:input_type -> fieldsync.plugin.v1.DocumentChunk
+	3,  // 47: fieldsync.plugin.v1.Connector.Close:input_type -> fieldsync.plugin.v1.Empty
+	5,  // 48: fieldsync.plugin.v1.Connector.Configure:output_type -> fieldsync.plugin.v1.InfoResponse
+	11, // 49: fieldsync.plugin.v1.Connector.Schema:output_type -> fieldsync.plugin.v1.SchemaResponse
+	17, // 50: fieldsync.plugin.v1.Connector.Fetch:output_type -> fieldsync.plugin.v1.Page
+	23, // 51: fieldsync.plugin.v1.Connector.Push:output_type -> fieldsync.plugin.v1.PushResponse
+	26, // 52: fieldsync.plugin.v1.Connector.ListDocuments:output_type -> fieldsync.plugin.v1.DocumentPage
+	28, // 53: fieldsync.plugin.v1.Connector.ReadDocument:output_type -> fieldsync.plugin.v1.Chunk
+	25, // 54: fieldsync.plugin.v1.Connector.WriteDocument:output_type -> fieldsync.plugin.v1.Document
+	3,  // 55: fieldsync.plugin.v1.Connector.Close:output_type -> fieldsync.plugin.v1.Empty
+	48, // [48:56] is the sub-list for method output_type
+	40, // [40:48] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_fieldsync_plugin_v1_plugin_proto_init() }
@@ -3054,7 +3116,7 @@ func file_fieldsync_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fieldsync_plugin_v1_plugin_proto_rawDesc), len(file_fieldsync_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

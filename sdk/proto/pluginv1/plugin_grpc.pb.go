@@ -40,6 +40,7 @@ const (
 	Connector_Push_FullMethodName          = "/fieldsync.plugin.v1.Connector/Push"
 	Connector_ListDocuments_FullMethodName = "/fieldsync.plugin.v1.Connector/ListDocuments"
 	Connector_ReadDocument_FullMethodName  = "/fieldsync.plugin.v1.Connector/ReadDocument"
+	Connector_WriteDocument_FullMethodName = "/fieldsync.plugin.v1.Connector/WriteDocument"
 	Connector_Close_FullMethodName         = "/fieldsync.plugin.v1.Connector/Close"
 )
 
@@ -58,6 +59,9 @@ type ConnectorClient interface {
 	// Documents capability.
 	ListDocuments(ctx context.Context, in *DocumentQuery, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DocumentPage], error)
 	ReadDocument(ctx context.Context, in *ReadDocumentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Chunk], error)
+	// Write-documents capability: the first message carries the document's
+	// metadata (and may carry data), the following ones its bytes in order.
+	WriteDocument(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[DocumentChunk, Document], error)
 	// Close releases the connector's resources; the process may then be
 	// stopped. Kill is a hard stop, Close is the polite one.
 	Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error)
@@ -158,6 +162,19 @@ func (c *connectorClient) ReadDocument(ctx context.Context, in *ReadDocumentRequ
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Connector_ReadDocumentClient = grpc.ServerStreamingClient[Chunk]
 
+func (c *connectorClient) WriteDocument(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[DocumentChunk, Document], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Connector_ServiceDesc.Streams[3], Connector_WriteDocument_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DocumentChunk, Document]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Connector_WriteDocumentClient = grpc.ClientStreamingClient[DocumentChunk, Document]
+
 func (c *connectorClient) Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Empty)
@@ -183,6 +200,9 @@ type ConnectorServer interface {
 	// Documents capability.
 	ListDocuments(*DocumentQuery, grpc.ServerStreamingServer[DocumentPage]) error
 	ReadDocument(*ReadDocumentRequest, grpc.ServerStreamingServer[Chunk]) error
+	// Write-documents capability: the first message carries the document's
+	// metadata (and may carry data), the following ones its bytes in order.
+	WriteDocument(grpc.ClientStreamingServer[DocumentChunk, Document]) error
 	// Close releases the connector's resources; the process may then be
 	// stopped. Kill is a hard stop, Close is the polite one.
 	Close(context.Context, *Empty) (*Empty, error)
@@ -213,6 +233,9 @@ func (UnimplementedConnectorServer) ListDocuments(*DocumentQuery, grpc.ServerStr
 }
 func (UnimplementedConnectorServer) ReadDocument(*ReadDocumentRequest, grpc.ServerStreamingServer[Chunk]) error {
 	return status.Errorf(codes.Unimplemented, "method ReadDocument not implemented")
+}
+func (UnimplementedConnectorServer) WriteDocument(grpc.ClientStreamingServer[DocumentChunk, Document]) error {
+	return status.Errorf(codes.Unimplemented, "method WriteDocument not implemented")
 }
 func (UnimplementedConnectorServer) Close(context.Context, *Empty) (*Empty, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Close not implemented")
@@ -325,6 +348,13 @@ func _Connector_ReadDocument_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Connector_ReadDocumentServer = grpc.ServerStreamingServer[Chunk]
 
+func _Connector_WriteDocument_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ConnectorServer).WriteDocument(&grpc.GenericServerStream[DocumentChunk, Document]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Connector_WriteDocumentServer = grpc.ClientStreamingServer[DocumentChunk, Document]
+
 func _Connector_Close_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Empty)
 	if err := dec(in); err != nil {
@@ -382,6 +412,11 @@ var Connector_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "ReadDocument",
 			Handler:       _Connector_ReadDocument_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "WriteDocument",
+			Handler:       _Connector_WriteDocument_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "fieldsync/plugin/v1/plugin.proto",
