@@ -26,14 +26,16 @@ var demoFlags struct {
 
 var demoCmd = &cobra.Command{
 	Use:   "demo",
-	Short: "Two devices and one mock server: sync, edit everywhere, a conflict, convergence",
+	Short: "Devices and one mock server: sync, edit everywhere, a conflict, convergence, roles",
 	Long: `Runs a self-contained tour that needs no setup: it seeds a mock server with
 accounts, contacts and opportunities, gives two devices (alice and bob) a
 store and a config each, syncs both (alice through a subprocess plugin that
 is this very binary, bob in-process), edits on both devices with plain SQL as
 a host app would, edits the server as an admin would, including one edit
 that overlaps with alice's, syncs again, shows how the conflict was settled
-and checks that everyone converged.
+and checks that everyone converged. Then two more users with different roles
+(carol: sales, dave: service) sync from the same server, and each device is
+checked to hold exactly the rows its role's filters select.
 
 The files stay in the demo directory to inspect (sqlite3 alice.db …) or to
 sync again (fieldsync --config DIR/alice.hcl sync).`,
@@ -107,7 +109,7 @@ func demoDir(dir string) (string, error) {
 			dir = fmt.Sprintf("%s-%d", base, i)
 		}
 	}
-	for _, f := range []string{serverFile, "alice.db", "bob.db"} {
+	for _, f := range []string{serverFile, "alice.db", "bob.db", "carol.db", "dave.db"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			return "", failQuiet(nil, "%s already holds a demo (%s); pick another --dir or remove it", dir, f)
 		}
@@ -161,6 +163,10 @@ func (d *demo) run() error {
 	}
 	d.say("")
 	if err := d.report(); err != nil {
+		return err
+	}
+	d.say("")
+	if err := d.roles(); err != nil {
 		return err
 	}
 	d.say("")

@@ -25,12 +25,15 @@ func TestDemo(t *testing.T) {
 		"merged in and sent",
 		"row counts: 201 accounts, 401 contacts, 200 opportunities",
 		"nothing left to upload",
+		"7. Roles",
+		"carol  role sales", "dave   role service",
+		"her open opportunities", "only those accounts' contacts",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the demo's output lacks %q", want)
 		}
 	}
-	if strings.Contains(out, "✗") || strings.Count(out, "✓") != 7 {
+	if strings.Contains(out, "✗") || strings.Count(out, "✓") != 13 {
 		t.Errorf("not every convergence check passed:\n%s", out)
 	}
 	if t.Failed() {
@@ -43,7 +46,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo left no %s: %v", f, err)
 		}
 	}
-	for _, dev := range []string{"alice", "bob"} {
+	for _, dev := range []string{"alice", "bob", "carol", "dave"} {
 		out := ok(t, "--config", filepath.Join(dir, dev+".hcl"), "sync")
 		if !strings.Contains(out, "Sync ok") || !strings.Contains(out, "Upload: nothing to send") {
 			t.Errorf("%s's sync after the demo:\n%s", dev, out)

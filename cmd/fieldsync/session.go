@@ -139,6 +139,7 @@ func (d *device) engine(onEvent func(engine.Event)) (*engine.Engine, error) {
 	for _, e := range cfg.Entities {
 		ents = append(ents, engine.EntityConfig{
 			Name: e.Name, Fields: e.Fields, Conflict: e.Conflict, Order: e.Order, ModifiedField: e.ModifiedField,
+			Filter: e.Filter, SyncMode: e.SyncMode, RelatedOnly: e.RelatedOnly, OnlineOnly: e.OnlineOnly,
 		})
 	}
 	eng, err := engine.New(engine.Options{
@@ -158,6 +159,7 @@ func (d *device) engine(onEvent func(engine.Event)) (*engine.Engine, error) {
 		AppVersion:   cfg.AppVersion,
 		OnEvent:      onEvent,
 		Policies:     d.policies,
+		Documents:    documentOptions(cfg),
 	})
 	if err != nil {
 		return nil, fail(err, "the configuration %s cannot drive a sync", cfg.Path)

@@ -122,6 +122,7 @@ func printSummary(w io.Writer, lg *engine.Log) {
 		t.flush()
 	}
 	fmt.Fprintln(w, uploadLine(lg.Upload))
+	printDocuments(w, lg.Documents)
 	for _, e := range lg.Errors {
 		if lg.Result == "canceled" && e.Message == context.Canceled.Error() {
 			continue // the one-sentence error says it once

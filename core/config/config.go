@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/fieldsync/fieldsync/sdk"
 )
 
 // Config is one device's sync configuration, validated, with defaults applied
@@ -46,10 +48,16 @@ type Config struct {
 	Sync    Sync
 	// Policies are the WASM conflict policies the file declares.
 	Policies []Policy
+	// Roles are the user's roles: the role blocks whose entities they get,
+	// on top of the entity blocks outside any role.
+	Roles []string
 	// Entities are sorted by Order (ties in declaration order). None means
 	// every entity the backend offers, with all its fields and the default
 	// policy; with entity blocks, only the entities listed sync.
 	Entities []Entity
+	// Documents is the documents block (see documents.go); nil without
+	// one: no documents download.
+	Documents *Documents
 }
 
 // Backend says which connector serves this device and how it is loaded.
@@ -132,7 +140,36 @@ type Entity struct {
 	Order int
 	// ModifiedField is the field last-writer-wins compares; it may be empty.
 	ModifiedField string
+
+	// Filter selects the rows that go offline (nil: every row). Its values
+	// are as written; the engine converts them to the fields' types and
+	// refuses a filter the backend cannot express.
+	Filter *sdk.Filter
+	// SyncMode is SyncIncremental or SyncFull; empty (not set) means
+	// incremental.
+	SyncMode string
+	// OnlineOnly keeps the entity off the device (the app reads it online).
+	OnlineOnly bool
+	// RelatedOnly downloads a row only while a parent row it names is on
+	// the device (download_only_related).
+	RelatedOnly bool
+	// Roles are the roles whose blocks selected the entity ("" for an
+	// entity block at the top of the file, which every user gets).
+	//
+	// With several roles, the user gets the union: the entity if any role
+	// selects it; every field any role selects (all of them if one selects
+	// all); the rows any role's filter selects (every row if one has no
+	// filter); full sync if any role says so; the lowest order; online
+	// only if every role says so. Conflict policies and
+	// download_only_related must agree.
+	Roles []string
 }
+
+// Sync modes of an entity.
+const (
+	SyncIncremental = "incremental"
+	SyncFull        = "full"
+)
 
 // Plugin kinds: how a backend's connector is loaded.
 const (

@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/fieldsync/fieldsync/sdk"
 )
 
 // The file's schema. gohcl checks its shape (unknown attributes and blocks,
@@ -28,6 +30,23 @@ type fileBody struct {
 	Sync       *syncBlock      `hcl:"sync,block"`
 	Policies   []*policyBlock  `hcl:"policy,block"`
 	Entities   []*entityBlock  `hcl:"entity,block"`
+	Roles      *hcl.Attribute  `hcl:"roles,optional"`
+	RoleBlocks []*roleBlock    `hcl:"role,block"`
+	Documents  *documentsBlock `hcl:"documents,block"`
+}
+
+// roleBlock is what one role takes offline: its entity blocks.
+type roleBlock struct {
+	Name      string         `hcl:"name,label"`
+	NameRange hcl.Range      `hcl:"name,label_range"`
+	DefRange  hcl.Range      `hcl:",def_range"`
+	Entities  []*entityBlock `hcl:"entity,block"`
+}
+
+// filterBody is a filter block; decodeFilter reads its body.
+type filterBody struct {
+	DefRange hcl.Range `hcl:",def_range"`
+	Body     hcl.Body  `hcl:",remain"`
 }
 
 type policyBlock struct {
@@ -78,6 +97,12 @@ type entityBlock struct {
 	Conflict      *hcl.Attribute `hcl:"conflict,optional"`
 	Order         *hcl.Attribute `hcl:"order,optional"`
 	ModifiedField *hcl.Attribute `hcl:"modified_field,optional"`
+	// Scope: which rows, how they sync.
+	Where       *hcl.Attribute `hcl:"where,optional"`
+	Filter      *filterBody    `hcl:"filter,block"`
+	SyncMode    *hcl.Attribute `hcl:"sync_mode,optional"`
+	OnlineOnly  *hcl.Attribute `hcl:"online_only,optional"`
+	RelatedOnly *hcl.Attribute `hcl:"download_only_related,optional"`
 }
 
 // Ranges the checker enforces; DefaultSync holds the defaults.
@@ -171,7 +196,8 @@ func (c *checker) root(b *fileBody, missing hcl.Range, cfg *Config) {
 	}
 
 	c.policies(b.Policies, cfg)
-	c.entities(b.Entities, cfg)
+	c.entities(b, cfg)
+	c.documents(b.Documents, cfg)
 }
 
 func (c *checker) backend(b *backendBlock, cfg *Config) {
@@ -259,10 +285,78 @@ func (c *checker) sync(b *syncBlock, s *Sync) {
 	}
 }
 
-func (c *checker) entities(blocks []*entityBlock, cfg *Config) {
+// entities reads the entity blocks at the top (every user's) and in the
+// roles, and merges what the user's roles select (see Entity).
+func (c *checker) entities(b *fileBody, cfg *Config) {
+	roleDefs := map[string]*roleBlock{}
+	for _, r := range b.RoleBlocks {
+		if !c.checkName(r.NameRange, "role", r.Name) {
+			continue
+		}
+		if prev, dup := roleDefs[r.Name]; dup {
+			c.report(r.DefRange, "role "+short(r.Name)+": declared twice",
+				fmt.Sprintf("the first is at line %d; merge the two blocks", prev.DefRange.Start.Line))
+			continue
+		}
+		roleDefs[r.Name] = r
+	}
+	if roles, ok := c.list("roles", b.Roles); ok {
+		seen := map[string]bool{}
+		for _, r := range roles {
+			switch {
+			case roleDefs[r] == nil:
+				valid := make([]string, 0, len(roleDefs))
+				for n := range roleDefs {
+					valid = append(valid, n)
+				}
+				sort.Strings(valid)
+				c.attrError(b.Roles, fmt.Sprintf("roles: no role block %s", short(r)),
+					"declared roles: "+strings.Join(valid, ", "))
+			case seen[r]:
+				c.attrError(b.Roles, fmt.Sprintf("roles: %s is listed twice", short(r)), "")
+			}
+			seen[r] = true
+		}
+		cfg.Roles = roles
+	}
+	// Every role is checked, assigned or not: a mistake in a role waits
+	// for no user to find it.
+	var decls []entityDecl
+	decls = append(decls, c.entityDecls("", b.Entities, cfg)...)
+	for _, r := range b.RoleBlocks {
+		ds := c.entityDecls(r.Name, r.Entities, cfg)
+		if slices.Contains(cfg.Roles, r.Name) {
+			decls = append(decls, ds...)
+		}
+	}
+	cfg.Entities = c.mergeEntities(decls)
+	// A stable sort keeps declaration order among equal orders, which is
+	// what makes "default: declaration order" hold when some entities
+	// name an order and others do not.
+	sort.SliceStable(cfg.Entities, func(i, j int) bool {
+		return cfg.Entities[i].Order < cfg.Entities[j].Order
+	})
+}
+
+// entityDecl is one entity block: the entity as one role (or the top of the
+// file, role "") declares it.
+type entityDecl struct {
+	Entity
+	role          string
+	block         *entityBlock
+	conflictSet   bool
+	orderSet      bool
+	filterChecked bool // the filter decoded (or there is none)
+}
+
+func (c *checker) entityDecls(role string, blocks []*entityBlock, cfg *Config) []entityDecl {
 	first := map[string]hcl.Range{}
+	var out []entityDecl
 	for i, b := range blocks {
 		where := "entity " + short(b.Name)
+		if role != "" {
+			where = "role " + short(role) + ": " + where
+		}
 		if c.checkName(b.NameRange, "entity", b.Name) {
 			if r, dup := first[b.Name]; dup {
 				c.report(b.DefRange, where+": declared twice",
@@ -271,7 +365,7 @@ func (c *checker) entities(blocks []*entityBlock, cfg *Config) {
 				first[b.Name] = b.DefRange
 			}
 		}
-		e := Entity{Name: b.Name, Conflict: DefaultConflictPolicy, Order: i + 1}
+		d := entityDecl{Entity: Entity{Name: b.Name, Conflict: DefaultConflictPolicy, Order: i + 1}, role: role, block: b}
 
 		if fields, ok := c.list(where+": fields", b.Fields); ok {
 			if len(fields) == 0 {
@@ -288,13 +382,13 @@ func (c *checker) entities(blocks []*entityBlock, cfg *Config) {
 				}
 				seen[f] = true
 			}
-			e.Fields = fields
+			d.Fields = fields
 		}
 
 		if s, ok := c.str(where+": conflict", b.Conflict); ok {
 			valid := append(slices.Clone(ConflictPolicies), policyNames(cfg)...)
 			if slices.Contains(valid, s) {
-				e.Conflict = s
+				d.Conflict, d.conflictSet = s, true
 			} else {
 				c.attrError(b.Conflict, fmt.Sprintf("%s: unknown conflict policy %s", where, short(s)),
 					"valid: "+strings.Join(valid, ", "))
@@ -302,22 +396,155 @@ func (c *checker) entities(blocks []*entityBlock, cfg *Config) {
 		}
 
 		if n, ok := c.integer(where+": order", b.Order, minOrder, maxOrder, defaultOrderHint); ok {
-			e.Order = n
+			d.Order, d.orderSet = n, true
 		}
 
 		if s, ok := c.text(where+": modified_field", b.ModifiedField); ok {
 			if c.checkName(b.ModifiedField.Range, where+": modified_field", s) {
-				e.ModifiedField = s
+				d.ModifiedField = s
 			}
 		}
-		cfg.Entities = append(cfg.Entities, e)
+
+		if s, ok := c.str(where+": sync_mode", b.SyncMode); ok {
+			switch s {
+			case SyncIncremental, SyncFull:
+				d.SyncMode = s
+			default:
+				c.attrError(b.SyncMode, fmt.Sprintf("%s: unknown sync_mode %s", where, short(s)),
+					`valid: incremental (changes since the last sync; the default), full (the whole entity every sync)`)
+			}
+		}
+		if v, ok := c.boolean(where+": online_only", b.OnlineOnly); ok {
+			d.OnlineOnly = v
+		}
+		if v, ok := c.boolean(where+": download_only_related", b.RelatedOnly); ok {
+			d.RelatedOnly = v
+		}
+
+		d.filterChecked = true
+		switch {
+		case isSet(b.Where) && b.Filter != nil:
+			c.attrError(b.Where, where+": both where and a filter block",
+				fmt.Sprintf("keep one: the filter block is at line %d", b.Filter.DefRange.Start.Line))
+			d.filterChecked = false
+		case isSet(b.Where):
+			f, diags := parseFilterText(b.Where)
+			c.diags = append(c.diags, prefixDiags(where+": where", diags)...)
+			d.Filter, d.filterChecked = f, !diags.HasErrors()
+		case b.Filter != nil:
+			f, diags := decodeFilter(b.Filter.Body)
+			c.diags = append(c.diags, prefixDiags(where+": filter", diags)...)
+			d.Filter, d.filterChecked = f, !diags.HasErrors()
+		}
+		if d.OnlineOnly && (d.Filter != nil || d.RelatedOnly) {
+			c.report(b.DefRange, where+": an online_only entity is not downloaded",
+				"remove its filter and download_only_related, or online_only")
+		}
+		out = append(out, d)
 	}
-	// A stable sort keeps declaration order among equal orders, which is
-	// what makes "default: declaration order" hold when some entities
-	// name an order and others do not.
-	sort.SliceStable(cfg.Entities, func(i, j int) bool {
-		return cfg.Entities[i].Order < cfg.Entities[j].Order
-	})
+	return out
+}
+
+// prefixDiags names where a filter's problems sit.
+func prefixDiags(where string, diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, d := range diags {
+		d.Summary = where + ": " + d.Summary
+	}
+	return diags
+}
+
+// mergeEntities unites the declarations of each entity: the user gets a row
+// if any of their roles does. See Entity for how each setting merges.
+func (c *checker) mergeEntities(decls []entityDecl) []Entity {
+	var order []string
+	byName := map[string][]entityDecl{}
+	for _, d := range decls {
+		if _, ok := byName[d.Name]; !ok {
+			order = append(order, d.Name)
+		}
+		byName[d.Name] = append(byName[d.Name], d)
+	}
+	var out []Entity
+	for _, name := range order {
+		ds := byName[name]
+		e := ds[0].Entity
+		for _, d := range ds {
+			if d.role != "" {
+				e.Roles = append(e.Roles, d.role)
+			}
+		}
+		if len(ds) == 1 {
+			out = append(out, e)
+			continue
+		}
+		e.Order = 0
+		allFields := false
+		var fields []string
+		seenField := map[string]bool{}
+		conflictFrom := ""
+		e.OnlineOnly, e.RelatedOnly = true, ds[0].RelatedOnly
+		for _, d := range ds {
+			who := "the file's top"
+			if d.role != "" {
+				who = "role " + short(d.role)
+			}
+			if d.orderSet && (e.Order == 0 || d.Order < e.Order) {
+				e.Order = d.Order
+			}
+			if d.Fields == nil {
+				allFields = true
+			}
+			for _, f := range d.Fields {
+				if !seenField[f] {
+					seenField[f] = true
+					fields = append(fields, f)
+				}
+			}
+			if d.conflictSet {
+				if conflictFrom != "" && d.Conflict != e.Conflict {
+					c.report(d.block.DefRange, fmt.Sprintf("entity %s: the user's roles choose different conflict policies (%s, %s)", short(name), e.Conflict, d.Conflict),
+						fmt.Sprintf("%s and %s must agree, or only one may set it", conflictFrom, who))
+				}
+				e.Conflict, conflictFrom = d.Conflict, who
+			}
+			if d.SyncMode == SyncFull {
+				e.SyncMode = SyncFull
+			}
+			e.OnlineOnly = e.OnlineOnly && d.OnlineOnly
+			if d.RelatedOnly != e.RelatedOnly {
+				c.report(d.block.DefRange, fmt.Sprintf("entity %s: the user's roles disagree on download_only_related", short(name)),
+					"every role that selects the entity must set it the same way")
+			}
+			if e.ModifiedField == "" {
+				e.ModifiedField = d.ModifiedField
+			}
+		}
+		if e.Order == 0 {
+			e.Order = ds[0].Order
+		}
+		if allFields {
+			e.Fields = nil
+		} else {
+			e.Fields = fields
+		}
+		// The union of the roles' rows: any role without a filter takes
+		// every row.
+		e.Filter = nil
+		unfiltered := false
+		var alts []*sdk.Filter
+		for _, d := range ds {
+			if d.Filter == nil {
+				unfiltered = true
+				break
+			}
+			alts = append(alts, d.Filter)
+		}
+		if !unfiltered {
+			e.Filter = sdk.Or(alts...)
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // resolve makes p absolute against dir, the config file's directory.

@@ -167,6 +167,24 @@ sync {
   retry_backoff = "{{.Sync.RetryBackoff}}"
 }
 
+# Attachments of the rows on the device. Without a documents block none
+# download. Sizes are megabytes (fractions allowed): 0 = none, -1 = no
+# limit. A document over its limit, or over the quota, stays listed as
+# blocked; "fieldsync documents get ID" fetches it on demand.
+# documents {
+#   max_size_mb = 10                     # default -1 (no limit)
+#   parallel    = 5                      # downloads at once, 1..32
+#   quota_mb    = 500                    # total kept on the device; default 0 (none)
+#   include     = ["account", "contact"] # only these entities' documents
+#   exclude     = []                     # never these entities' documents
+#   dir         = "documents"            # default: next to the store
+#   suffix ".pdf" { max_size_mb = 50 }   # by the end of the file name
+#   entity "contact" {                   # one entity's own limits
+#     max_size_mb = 2
+#     suffix ".jpg" { max_size_mb = 0.5 }
+#   }
+# }
+
 # The entities to sync. With no entity block, every entity the backend offers
 # syncs with all its fields and the server-wins policy; with entity blocks,
 # only those entities sync. For example:
@@ -188,9 +206,38 @@ sync {
 #   # The timestamp field last-writer-wins compares (Dataverse: modifiedon).
 #   # Optional.
 #   modified_field = "modifiedon"
+#   # Which rows go offline, evaluated by the server: the compact text form
+#   # (operators: eq ne lt le gt ge in not-in like begins-with null not-null
+#   # last-x-days next-x-days on-or-after eq-userid ne-userid eq-businessid
+#   # eq-useroruserteams, "lookup link (...)" for the parent row; and, or,
+#   # not, parentheses), or a filter { } block of condition, and, or, not
+#   # and link "lookup" blocks. Default: every row.
+#   where = "active eq true and createdon last-x-days 365"
+#   # incremental (the default: changes since the last sync) or full (the
+#   # whole entity every sync).
+#   sync_mode = "incremental"
+#   # true keeps the entity off the device: the app reads it online.
+#   online_only = false
 # }
 #
 # entity "contact" {
 #   conflict = "merge"
+#   # Only the contacts of accounts on the device; cleanup removes orphans.
+#   download_only_related = true
+#   filter {
+#     condition {
+#       field = "lastname"
+#       op    = "not-null"
+#     }
+#   }
+# }
+
+# Roles: a user gets the entity blocks above plus those of each role in
+# roles, united (any role's rows and fields; see the README). For example:
+# roles = ["sales"]
+# role "sales" {
+#   entity "opportunity" {
+#     where = "ownerid eq-userid and statecode eq 0"
+#   }
 # }
 `))

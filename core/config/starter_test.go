@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/fieldsync/fieldsync/sdk"
 	"unicode/utf8"
 )
 
@@ -82,8 +84,17 @@ func TestStarterExamples(t *testing.T) {
 		t.Fatalf("the starter's examples do not parse: %v\n%s", err, src)
 	}
 	want := []Entity{
-		{Name: "account", Fields: []string{"name", "city"}, Conflict: "server-wins", Order: 1, ModifiedField: "modifiedon"},
-		{Name: "contact", Conflict: "merge", Order: 2},
+		{Name: "account", Fields: []string{"name", "city"}, Conflict: "server-wins", Order: 1, ModifiedField: "modifiedon", SyncMode: SyncIncremental},
+		{Name: "contact", Conflict: "merge", Order: 2, RelatedOnly: true},
+	}
+	if len(cfg.Entities) == 2 {
+		if got := sdk.FormatFilter(cfg.Entities[0].Filter); got != "active eq true and createdon last-x-days 365" {
+			t.Errorf("example where: %s", got)
+		}
+		if got := sdk.FormatFilter(cfg.Entities[1].Filter); got != "lastname not-null" {
+			t.Errorf("example filter block: %s", got)
+		}
+		cfg.Entities[0].Filter, cfg.Entities[1].Filter = nil, nil
 	}
 	if !reflect.DeepEqual(cfg.Entities, want) {
 		t.Errorf("example entities:\n got %+v\nwant %+v", cfg.Entities, want)

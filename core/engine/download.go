@@ -94,7 +94,17 @@ func (e *Engine) downloadEntity(ctx context.Context, ep *entityPlan) (el EntityL
 		case el.Mode == "":
 			el.Mode = "incremental"
 		}
-		req := sdk.FetchRequest{Entity: name, Fields: ep.fields, Cursor: st.Cursor, PageSize: e.opts.PageSize}
+		if st.Mode == store.ModeReady && ep.cfg.SyncMode == SyncFull {
+			// Always full: read the whole entity again; rows it no
+			// longer has are removed at the end.
+			if st, err = e.opts.Store.BeginFull(ctx, name); err != nil {
+				return el, err
+			}
+			if el.Mode == "" {
+				el.Mode = "full"
+			}
+		}
+		req := sdk.FetchRequest{Entity: name, Fields: ep.fields, Filter: ep.filter, Cursor: st.Cursor, PageSize: e.opts.PageSize}
 		if st.Mode == store.ModeReady {
 			req.Token = st.Token
 		}

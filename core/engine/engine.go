@@ -33,7 +33,28 @@ type EntityConfig struct {
 	// ModifiedField names the field holding the server's modification time,
 	// for last-writer-wins.
 	ModifiedField string
+	// Filter selects the rows the device gets; nil means every row. The
+	// server evaluates it (the connector must list its operators in
+	// Info.FilterOps); values are converted to the fields' types first.
+	Filter *sdk.Filter
+	// SyncMode is SyncIncremental (the default) or SyncFull: read the
+	// whole entity at every sync (for entities without change tracking or
+	// that must be exact each time).
+	SyncMode string
+	// RelatedOnly downloads a row only while a parent row it names (through
+	// a lookup to another configured entity) is on the device; cleanup
+	// removes the orphans.
+	RelatedOnly bool
+	// OnlineOnly keeps the entity off the device: it is not downloaded (the
+	// app reads it online) and a table it had is dropped.
+	OnlineOnly bool
 }
+
+// Sync modes of an entity.
+const (
+	SyncIncremental = "incremental"
+	SyncFull        = "full"
+)
 
 // Options configure an Engine. Store and Connector are required.
 type Options struct {
@@ -55,6 +76,8 @@ type Options struct {
 	Policies *conflict.Registry
 	// OnEvent, if set, receives progress events.
 	OnEvent func(Event)
+	// Documents turns the documents phase on (nil: off); see documents.go.
+	Documents *DocumentOptions
 }
 
 // Engine syncs one device with one backend. Sync may not run twice at once.
@@ -94,6 +117,9 @@ func New(opts Options) (*Engine, error) {
 	if opts.Policies == nil {
 		opts.Policies = conflict.Default
 	}
+	if err := prepareDocuments(&opts); err != nil {
+		return nil, err
+	}
 	for _, ec := range opts.Entities {
 		if _, err := opts.Policies.Lookup(policyName(ec.Conflict)); err != nil {
 			return nil, fmt.Errorf("entity %s: %w", ec.Name, err)
@@ -132,6 +158,11 @@ type entityPlan struct {
 	fields []string
 	kinds  []sdk.Kind
 	policy conflict.Policy
+	// filter is what the server is asked for: the configured filter with
+	// typed values, and for a RelatedOnly entity the link to its parents.
+	filter *sdk.Filter
+	// parents are the links a RelatedOnly entity's rows need one of.
+	parents []store.ParentLink
 }
 
 // Sync runs one cycle and returns its log, which is also stored. The error
@@ -185,7 +216,7 @@ func (e *Engine) cycle(ctx context.Context, so SyncOptions, lg *Log) error {
 	}
 	var p *plan
 	if err := phase("prepare", func() (err error) {
-		p, err = e.prepare(ctx, so)
+		p, err = e.prepare(ctx, so, lg)
 		if p != nil {
 			lg.Connector = p.info.Name
 		}
@@ -203,7 +234,16 @@ func (e *Engine) cycle(ctx context.Context, so SyncOptions, lg *Log) error {
 	if err := phase("download", func() error { return e.download(ctx, p, lg) }); err != nil && ctx.Err() != nil {
 		return err
 	}
-	return phase("cleanup", func() error { return e.cleanup(ctx, lg) })
+	// Cleanup before documents, so the documents of rows that left the
+	// device go with them in this same sync.
+	cleanErr := phase("cleanup", func() error { return e.cleanup(ctx, p, lg) })
+	if cleanErr != nil && ctx.Err() != nil {
+		return cleanErr
+	}
+	if err := e.documentsPhase(ctx, p, lg, phase); err != nil {
+		return err
+	}
+	return cleanErr
 }
 
 func (e *Engine) emit(ev Event) {
@@ -215,7 +255,7 @@ func (e *Engine) emit(ev Event) {
 // prepare reads the backend's schema, checks the configuration against it,
 // sets up every entity's table (a changed field selection means that entity
 // alone is downloaded again) and works out the orders.
-func (e *Engine) prepare(ctx context.Context, so SyncOptions) (*plan, error) {
+func (e *Engine) prepare(ctx context.Context, so SyncOptions, lg *Log) (*plan, error) {
 	var info sdk.Info
 	if err := e.retry(ctx, "connector info", func() (err error) {
 		info, err = e.opts.Connector.Info(ctx)
@@ -248,6 +288,11 @@ func (e *Engine) prepare(ctx context.Context, so SyncOptions) (*plan, error) {
 		if cfg.Order == 0 {
 			cfg.Order = i + 1
 		}
+		switch cfg.SyncMode {
+		case "", SyncIncremental, SyncFull:
+		default:
+			return nil, fmt.Errorf("entity %s: unknown sync mode %q (want %s or %s)", cfg.Name, cfg.SyncMode, SyncIncremental, SyncFull)
+		}
 		pol, err := e.opts.Policies.Lookup(policyName(cfg.Conflict))
 		if err != nil {
 			return nil, fmt.Errorf("entity %s: %w", cfg.Name, err)
@@ -263,11 +308,31 @@ func (e *Engine) prepare(ctx context.Context, so SyncOptions) (*plan, error) {
 			}
 			ep.kinds = append(ep.kinds, fd.Type.Kind())
 		}
-		if _, err := e.opts.Store.EnsureEntity(ctx, *ent, ep.fields); err != nil {
+		p.byName[cfg.Name] = ep
+	}
+	if err := scopeFilters(p, cfgs); err != nil {
+		return nil, err
+	}
+	for _, cfg := range cfgs {
+		ep := p.byName[cfg.Name]
+		if cfg.OnlineOnly {
+			delete(p.byName, cfg.Name)
+			continue
+		}
+		if _, err := e.opts.Store.EnsureEntity(ctx, *ep.ent, ep.fields); err != nil {
 			return nil, fmt.Errorf("set up %s: %w", cfg.Name, err)
 		}
-		p.byName[cfg.Name] = ep
+		resync, err := e.opts.Store.SetScope(ctx, cfg.Name, filterSignature(ep.filter))
+		if err != nil {
+			return nil, fmt.Errorf("set up %s: %w", cfg.Name, err)
+		}
+		if resync {
+			e.log.Info("the entity's filter changed: reading it again", "entity", cfg.Name)
+		}
 		p.entities = append(p.entities, ep)
+	}
+	if err := e.dropUnselected(ctx, p, lg); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(p.entities, func(i, j int) bool { return p.entities[i].cfg.Order < p.entities[j].cfg.Order })
 	p.rank = dependencyRank(p.entities)

@@ -4,7 +4,7 @@ package engine
 // Events come from several goroutines in turn; the callback must be quick
 // and safe for concurrent use.
 type Event struct {
-	Phase  string // prepare, upload, download, cleanup, finalize
+	Phase  string // prepare, upload, download, cleanup, documents (when on), finalize
 	Entity string // download: the entity
 	// Records is how many records the phase (or entity) has handled so far;
 	// Total the number expected, 0 when unknown.

@@ -18,11 +18,15 @@ func (e *Engine) saveLog(ctx context.Context, lg *Log) (int64, error) {
 
 // cleanup is the device's housekeeping: resolved conflicts older than a
 // month and sync logs beyond the newest thousand go.
-func (e *Engine) cleanup(ctx context.Context, lg *Log) error {
+func (e *Engine) cleanup(ctx context.Context, p *plan, lg *Log) error {
+	scopeErr := e.cleanScope(ctx, p, lg)
 	c, l, err := e.opts.Store.Housekeep(ctx, logRetention)
 	lg.Cleanup.ResolvedConflicts, lg.Cleanup.OldLogs = c, l
 	if err != nil {
 		lg.addError("cleanup", "", err)
+	}
+	if err == nil {
+		err = scopeErr
 	}
 	return err
 }

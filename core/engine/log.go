@@ -20,7 +20,8 @@ type Log struct {
 	// or canceled.
 	Result   string      `json:"result"`
 	Entities []EntityLog `json:"entities"`
-	// Phases in order: prepare, upload, download, cleanup, and finalize
+	// Phases in order: prepare, upload, download, cleanup, documents (when
+	// the documents phase is on), and finalize
 	// (writing this log), which only the Log that Sync returns carries:
 	// the stored copy is written before its own writing ends.
 	Phases  []PhaseLog `json:"phases"`
@@ -29,6 +30,8 @@ type Log struct {
 	Errors  []ErrorLog `json:"errors,omitempty"`
 	// Hints point at settings that look wrong for what this sync saw.
 	Hints []string `json:"hints,omitempty"`
+	// Documents is what the documents phase did (nil when it is off).
+	Documents *DocumentLog `json:"documents,omitempty"`
 }
 
 // PhaseLog is the time one phase took.
@@ -70,10 +73,30 @@ type UploadLog struct {
 	Ms        int64 `json:"ms"`
 }
 
-// CleanupLog is what housekeeping removed.
+// CleanupLog is what cleanup removed: rows that left the device's scope
+// (by entity and why) and old bookkeeping.
 type CleanupLog struct {
-	ResolvedConflicts int `json:"resolved_conflicts"`
-	OldLogs           int `json:"old_logs"`
+	// Rows removed because they no longer match their entity's filter
+	// (found by a membership check, or at the end of a full re-read after a
+	// filter change), because their parent left the device (orphans of an
+	// entity downloaded only for its parents), or because the entity left
+	// the configuration (dropped).
+	Removed []RemovedLog `json:"removed,omitempty"`
+	// Dropped lists entities whose tables were dropped: the configuration
+	// no longer selects them.
+	Dropped           []string `json:"dropped,omitempty"`
+	ResolvedConflicts int      `json:"resolved_conflicts"`
+	OldLogs           int      `json:"old_logs"`
+}
+
+// RemovedLog counts the rows cleanup removed from one entity for one reason
+// (filter, orphan), and those it kept because they have local changes not
+// yet uploaded (a later sync removes them if they are still outside).
+type RemovedLog struct {
+	Entity  string `json:"entity"`
+	Reason  string `json:"reason"`
+	Removed int    `json:"removed"`
+	Kept    int    `json:"kept,omitempty"`
 }
 
 // ErrorLog is one error: where it happened, what it says, and whether

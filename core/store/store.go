@@ -58,7 +58,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		PRAGMA wal_autocheckpoint=10000;
 		PRAGMA recursive_triggers=OFF;`, cacheSizeKiB))
 	if err == nil {
-		err = db.Exec(metaSchema)
+		err = db.Exec(metaSchema + documentSchema)
+	}
+	if err == nil {
+		err = s.migrateScope()
 	}
 	if err == nil {
 		err = s.loadTables()

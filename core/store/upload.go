@@ -156,6 +156,9 @@ func (s *Store) rename(t *table, from, to string) error {
 	if err := s.exec("UPDATE _fs_outbox SET id = ? WHERE entity = ? AND id = ?", to, t.name, from); err != nil {
 		return err
 	}
+	if err := s.exec("UPDATE _fs_document SET record_id = ? WHERE entity = ? AND record_id = ?", to, t.name, from); err != nil {
+		return err
+	}
 	for _, other := range s.ents {
 		for _, f := range other.fields {
 			if f.Type == sdk.TypeLookup && f.Target == t.name {
