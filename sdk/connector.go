@@ -27,6 +27,7 @@ const (
 	CapUpsertExternalID  Capability = "upsert-external-id"  // upserts by an external id field
 	CapTDS               Capability = "tds"                 // bulk reads over a SQL (TDS) endpoint
 	CapServerSideFilters Capability = "server-side-filters" // evaluates FetchRequest.Filter on the server
+	CapUsage             Capability = "usage"               // implements UsageReporter
 )
 
 // Info describes a connector after it was configured.

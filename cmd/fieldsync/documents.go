@@ -218,3 +218,32 @@ func printDocuments(w io.Writer, dl *engine.DocumentLog) {
 	}
 	fmt.Fprintln(w, s+" in "+ms(dl.Ms))
 }
+
+// printBackend writes what the change check skipped and what the connector
+// spent on its backend, when the log has them.
+func printBackend(w io.Writer, lg *engine.Log) {
+	if cc := lg.ChangeCheck; cc != nil {
+		if cc.Error != "" {
+			fmt.Fprintf(w, "Change check: failed (%s); every entity was fetched\n", cc.Error)
+		} else {
+			fmt.Fprintf(w, "Change check: one request for %d entities, %d unchanged (not fetched)\n", cc.Entities, cc.Unchanged)
+		}
+	}
+	if b := lg.Backend; b != nil {
+		fmt.Fprintf(w, "Backend: %d requests, %d retried, %d ms throttled\n", b.Requests, b.Retries, b.ThrottledMs)
+	}
+	var removed []string
+	for _, r := range lg.Cleanup.Removed {
+		s := fmt.Sprintf("%s %d (%s)", r.Entity, r.Removed, r.Reason)
+		if r.Kept > 0 {
+			s += fmt.Sprintf(", %d kept with local changes", r.Kept)
+		}
+		removed = append(removed, s)
+	}
+	if len(removed) > 0 {
+		fmt.Fprintf(w, "Cleanup removed: %s\n", strings.Join(removed, "; "))
+	}
+	if len(lg.Cleanup.Dropped) > 0 {
+		fmt.Fprintf(w, "Dropped (no longer configured): %s\n", strings.Join(lg.Cleanup.Dropped, ", "))
+	}
+}

@@ -95,8 +95,8 @@ func TestFlow(t *testing.T) {
 			t.Errorf("sync log: result %q, %d entities, user %q, device %q", lg.Result, len(lg.Entities), lg.User, lg.Device)
 		}
 		for _, e := range lg.Entities {
-			if e.Mode != "incremental" {
-				t.Errorf("second sync of %s was %s, want incremental", e.Name, e.Mode)
+			if e.Mode != "unchanged" {
+				t.Errorf("second sync of %s was %s, want unchanged (the batch change check found nothing)", e.Name, e.Mode)
 			}
 		}
 	})

@@ -194,6 +194,7 @@ func printLog(w io.Writer, lg *engine.Log) {
 		fmt.Fprintf(w, "  %s, %s\n", counted(u.Batches, "batch", "batches"), counted(u.Calls, "call", "calls"))
 	}
 	printDocuments(w, lg.Documents)
+	printBackend(w, lg)
 	if c := lg.Cleanup; c.ResolvedConflicts+c.OldLogs > 0 {
 		fmt.Fprintf(w, "Cleanup: removed %s and %s\n",
 			counted(c.ResolvedConflicts, "old resolved conflict", "old resolved conflicts"), counted(c.OldLogs, "old log", "old logs"))

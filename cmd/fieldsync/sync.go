@@ -123,6 +123,7 @@ func printSummary(w io.Writer, lg *engine.Log) {
 	}
 	fmt.Fprintln(w, uploadLine(lg.Upload))
 	printDocuments(w, lg.Documents)
+	printBackend(w, lg)
 	for _, e := range lg.Errors {
 		if lg.Result == "canceled" && e.Message == context.Canceled.Error() {
 			continue // the one-sentence error says it once

@@ -18,6 +18,7 @@ import (
 func (e *Engine) download(ctx context.Context, p *plan, lg *Log) error {
 	logs := make([]EntityLog, len(p.entities))
 	errs := make([]error, len(p.entities))
+	skip := e.unchanged(ctx, p, lg)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(e.opts.DownloadThreads, len(p.entities)); w++ {
@@ -25,6 +26,11 @@ func (e *Engine) download(ctx context.Context, p *plan, lg *Log) error {
 		go func() {
 			defer wg.Done()
 			for i := range work {
+				if skip[i] {
+					logs[i] = EntityLog{Name: p.entities[i].ent.Name, Mode: "unchanged"}
+					e.emit(Event{Phase: "download", Entity: logs[i].Name, Done: true})
+					continue
+				}
 				logs[i], errs[i] = e.downloadEntity(ctx, p.entities[i])
 			}
 		}()
@@ -248,4 +254,50 @@ func hints(o Options, logs []EntityLog) []string {
 		out = append(out, fmt.Sprintf("%d entities took over 5 s each with download_threads = %d: more threads would overlap them", slow, o.DownloadThreads))
 	}
 	return out
+}
+
+// unchanged asks a connector with a batch change check, in one call, which
+// of the entities ready for an incremental fetch changed since their
+// tokens, and marks the others to skip. Without the capability, or when the
+// check fails, nothing is skipped: every entity is fetched.
+func (e *Engine) unchanged(ctx context.Context, p *plan, lg *Log) []bool {
+	skip := make([]bool, len(p.entities))
+	cc, ok := sdk.AsChangeChecker(ctx, e.opts.Connector)
+	if !ok {
+		return skip
+	}
+	var probes []sdk.ChangeProbe
+	var at []int
+	for i, ep := range p.entities {
+		if ep.cfg.SyncMode == SyncFull {
+			continue
+		}
+		st, err := e.opts.Store.State(ctx, ep.ent.Name)
+		if err != nil || st.Mode != store.ModeReady || len(st.Token) == 0 {
+			continue
+		}
+		probes = append(probes, sdk.ChangeProbe{Entity: ep.ent.Name, Token: st.Token})
+		at = append(at, i)
+	}
+	if len(probes) == 0 {
+		return skip
+	}
+	var changed []bool
+	err := e.retry(ctx, "change check", func() (err error) {
+		changed, err = cc.CheckChanges(ctx, probes)
+		return err
+	})
+	lg.ChangeCheck = &ChangeCheckLog{Entities: len(probes)}
+	if err != nil || len(changed) != len(probes) {
+		e.log.Warn("the batch change check failed; fetching every entity", "error", err)
+		lg.ChangeCheck.Error = fmt.Sprint(err)
+		return skip
+	}
+	for k, c := range changed {
+		if !c {
+			skip[at[k]] = true
+			lg.ChangeCheck.Unchanged++
+		}
+	}
+	return skip
 }

@@ -175,7 +175,19 @@ func (e *Engine) Sync(ctx context.Context, so SyncOptions) (*Log, error) {
 		User: e.opts.User, Device: e.opts.Device, AppVersion: e.opts.AppVersion,
 		Platform: runtime.GOOS + "/" + runtime.GOARCH, Started: time.Now().UTC(),
 	}
+	usage, hasUsage := sdk.AsUsageReporter(ctx, e.opts.Connector)
+	var before sdk.Usage
+	if hasUsage {
+		var uerr error
+		if before, uerr = usage.Usage(ctx); uerr != nil {
+			e.log.Warn("the connector's usage is unknown", "error", uerr)
+			hasUsage = false
+		}
+	}
 	err := e.cycle(ctx, so, lg)
+	if hasUsage {
+		e.noteUsage(ctx, usage, before, lg)
+	}
 	lg.Ended = time.Now().UTC()
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -30,8 +30,30 @@ type Log struct {
 	Errors  []ErrorLog `json:"errors,omitempty"`
 	// Hints point at settings that look wrong for what this sync saw.
 	Hints []string `json:"hints,omitempty"`
+	// ChangeCheck is the batch change check, when the connector has one.
+	ChangeCheck *ChangeCheckLog `json:"change_check,omitempty"`
+	// Backend is what the connector spent on its backend (requests, time
+	// throttled), when it reports it.
+	Backend *BackendLog `json:"backend,omitempty"`
 	// Documents is what the documents phase did (nil when it is off).
 	Documents *DocumentLog `json:"documents,omitempty"`
+}
+
+// ChangeCheckLog is the batch change check before the downloads: how many
+// entities it asked about in its one request, and how many had not changed
+// (their fetches were skipped).
+type ChangeCheckLog struct {
+	Entities  int    `json:"entities"`
+	Unchanged int    `json:"unchanged"`
+	Error     string `json:"error,omitempty"`
+}
+
+// BackendLog is what the connector spent on its backend during the sync,
+// as it reports it (connectors with the usage capability).
+type BackendLog struct {
+	Requests    int64 `json:"requests"`
+	ThrottledMs int64 `json:"throttled_ms"`
+	Retries     int64 `json:"retries"`
 }
 
 // PhaseLog is the time one phase took.
@@ -42,8 +64,11 @@ type PhaseLog struct {
 
 // EntityLog is what one entity's download did.
 type EntityLog struct {
-	Name        string  `json:"name"`
-	Mode        string  `json:"mode"` // full, resume (an interrupted full read), incremental, resync (token expired)
+	Name string `json:"name"`
+	Mode string `json:"mode"` // full, resume (an interrupted full read), incremental, resync (token expired), unchanged (the change check said so)
+	// Path is how the connector read the entity, when it has more than one
+	// way (for example webapi or tds).
+	Path        string  `json:"path,omitempty"`
 	Received    int     `json:"received"`
 	Upserted    int     `json:"upserted"`
 	Unchanged   int     `json:"unchanged"`

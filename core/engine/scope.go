@@ -194,7 +194,7 @@ func (e *Engine) cleanScope(ctx context.Context, p *plan, lg *Log) error {
 	sort.SliceStable(eps, func(i, j int) bool { return p.rank[eps[i].ent.Name] < p.rank[eps[j].ent.Name] })
 	incremental := map[string]bool{}
 	for _, el := range lg.Entities {
-		incremental[el.Name] = el.Mode == "incremental" && el.Error == ""
+		incremental[el.Name] = (el.Mode == "incremental" || el.Mode == "unchanged") && el.Error == ""
 	}
 	var first error
 	for _, ep := range eps {
@@ -235,4 +235,24 @@ func (e *Engine) removeOrphans(ctx context.Context, eps []*entityPlan, lg *Log) 
 
 func (l *Log) noteRemoved(entity, reason string, removed, kept int) {
 	l.Cleanup.Removed = append(l.Cleanup.Removed, RemovedLog{Entity: entity, Reason: reason, Removed: removed, Kept: kept})
+}
+
+// noteUsage records what the connector spent on its backend during the
+// sync, and how it read each entity.
+func (e *Engine) noteUsage(ctx context.Context, u sdk.UsageReporter, before sdk.Usage, lg *Log) {
+	after, err := u.Usage(context.WithoutCancel(ctx))
+	if err != nil {
+		e.log.Warn("the connector's usage is unknown", "error", err)
+		return
+	}
+	lg.Backend = &BackendLog{
+		Requests:    after.Requests - before.Requests,
+		ThrottledMs: after.ThrottledMs - before.ThrottledMs,
+		Retries:     after.Retries - before.Retries,
+	}
+	for i := range lg.Entities {
+		if p, ok := after.Paths[lg.Entities[i].Name]; ok && lg.Entities[i].Mode != "unchanged" {
+			lg.Entities[i].Path = p
+		}
+	}
 }

@@ -57,8 +57,8 @@ func TestFilterChangeResyncsThatEntityOnly(t *testing.T) {
 	if m := entityLog(lg, "account").Mode; m != "full" {
 		t.Errorf("account after its filter changed: mode %q, want full", m)
 	}
-	if m := entityLog(lg, "contact").Mode; m != "incremental" {
-		t.Errorf("contact, whose configuration did not change: mode %q, want incremental", m)
+	if m := entityLog(lg, "contact").Mode; m != "unchanged" {
+		t.Errorf("contact, whose configuration did not change: mode %q, want unchanged", m)
 	}
 	if got, want := d.count(`SELECT count(*) FROM account`), w.count(`SELECT count(*) FROM account WHERE employees < 200`); got != want {
 		t.Errorf("after the change: %d accounts on the device, %d match the new filter", got, want)
@@ -68,8 +68,8 @@ func TestFilterChangeResyncsThatEntityOnly(t *testing.T) {
 	}
 	// The same filter again is no change.
 	lg = d.sync()
-	if m := entityLog(lg, "account").Mode; m != "incremental" {
-		t.Errorf("an unchanged filter: mode %q, want incremental", m)
+	if m := entityLog(lg, "account").Mode; m != "unchanged" {
+		t.Errorf("an unchanged filter: mode %q, want unchanged", m)
 	}
 }
 
@@ -202,7 +202,7 @@ func TestDroppedAndOnlineOnlyEntities(t *testing.T) {
 	if n := d.count(`SELECT count(*) FROM sqlite_schema WHERE name IN ('contact', 'opportunity')`); n != 0 {
 		t.Errorf("%d dropped tables remain", n)
 	}
-	if m := entityLog(lg, "account").Mode; m != "incremental" || len(lg.Entities) != 1 {
+	if m := entityLog(lg, "account").Mode; m != "unchanged" || len(lg.Entities) != 1 {
 		t.Errorf("downloads after the change: %+v", lg.Entities)
 	}
 }

@@ -108,7 +108,7 @@ func (c *Connector) Server() *Server { return c.srv }
 
 // Info names the connector and lists its capabilities.
 func (c *Connector) Info(ctx context.Context) (sdk.Info, error) {
-	caps := []sdk.Capability{sdk.CapDocuments, sdk.CapWriteDocuments, sdk.CapNativeDeletes, sdk.CapServerSideFilters}
+	caps := []sdk.Capability{sdk.CapDocuments, sdk.CapWriteDocuments, sdk.CapNativeDeletes, sdk.CapServerSideFilters, sdk.CapBatchChangeCheck}
 	if !c.serverIDs {
 		caps = append(caps, sdk.CapClientIDs)
 	}

@@ -234,8 +234,11 @@ func (c *Connector) Info(ctx context.Context) (sdk.Info, error) {
 		return sdk.Info{}, err
 	}
 	info := wire.InfoFromPB(&out)
-	// The HTTP API has no document upload, whatever the server offers.
-	info.Capabilities = slices.DeleteFunc(info.Capabilities, func(c sdk.Capability) bool { return c == sdk.CapWriteDocuments })
+	// The HTTP API has no document upload and no batch change check,
+	// whatever the server offers.
+	info.Capabilities = slices.DeleteFunc(info.Capabilities, func(c sdk.Capability) bool {
+		return c == sdk.CapWriteDocuments || c == sdk.CapBatchChangeCheck
+	})
 	c.info = &info
 	return info, nil
 }

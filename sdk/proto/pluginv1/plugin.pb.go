@@ -2718,6 +2718,214 @@ func (x *ConflictResolution) GetReason() string {
 	return ""
 }
 
+type ChangeProbe struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entity        string                 `protobuf:"bytes,1,opt,name=entity,proto3" json:"entity,omitempty"`
+	Token         []byte                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeProbe) Reset() {
+	*x = ChangeProbe{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeProbe) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeProbe) ProtoMessage() {}
+
+func (x *ChangeProbe) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeProbe.ProtoReflect.Descriptor instead.
+func (*ChangeProbe) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ChangeProbe) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *ChangeProbe) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+type CheckChangesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Probes        []*ChangeProbe         `protobuf:"bytes,1,rep,name=probes,proto3" json:"probes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckChangesRequest) Reset() {
+	*x = CheckChangesRequest{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckChangesRequest) ProtoMessage() {}
+
+func (x *CheckChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckChangesRequest.ProtoReflect.Descriptor instead.
+func (*CheckChangesRequest) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CheckChangesRequest) GetProbes() []*ChangeProbe {
+	if x != nil {
+		return x.Probes
+	}
+	return nil
+}
+
+type CheckChangesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changed       []bool                 `protobuf:"varint,1,rep,packed,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckChangesResponse) Reset() {
+	*x = CheckChangesResponse{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckChangesResponse) ProtoMessage() {}
+
+func (x *CheckChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckChangesResponse.ProtoReflect.Descriptor instead.
+func (*CheckChangesResponse) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CheckChangesResponse) GetChanged() []bool {
+	if x != nil {
+		return x.Changed
+	}
+	return nil
+}
+
+type UsageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Requests      int64                  `protobuf:"varint,1,opt,name=requests,proto3" json:"requests,omitempty"`
+	ThrottledMs   int64                  `protobuf:"varint,2,opt,name=throttled_ms,json=throttledMs,proto3" json:"throttled_ms,omitempty"`
+	Retries       int64                  `protobuf:"varint,3,opt,name=retries,proto3" json:"retries,omitempty"`
+	Paths         map[string]string      `protobuf:"bytes,4,rep,name=paths,proto3" json:"paths,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageResponse) Reset() {
+	*x = UsageResponse{}
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageResponse) ProtoMessage() {}
+
+func (x *UsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fieldsync_plugin_v1_plugin_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageResponse.ProtoReflect.Descriptor instead.
+func (*UsageResponse) Descriptor() ([]byte, []int) {
+	return file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *UsageResponse) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *UsageResponse) GetThrottledMs() int64 {
+	if x != nil {
+		return x.ThrottledMs
+	}
+	return 0
+}
+
+func (x *UsageResponse) GetRetries() int64 {
+	if x != nil {
+		return x.Retries
+	}
+	return 0
+}
+
+func (x *UsageResponse) GetPaths() map[string]string {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
 var File_fieldsync_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_fieldsync_plugin_v1_plugin_proto_rawDesc = "" +
@@ -2929,7 +3137,23 @@ const file_fieldsync_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x1aU\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
-	"\x05value\x18\x02 \x01(\v2\x1a.fieldsync.plugin.v1.ValueR\x05value:\x028\x01*\x9a\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.fieldsync.plugin.v1.ValueR\x05value:\x028\x01\";\n" +
+	"\vChangeProbe\x12\x16\n" +
+	"\x06entity\x18\x01 \x01(\tR\x06entity\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\fR\x05token\"O\n" +
+	"\x13CheckChangesRequest\x128\n" +
+	"\x06probes\x18\x01 \x03(\v2 .fieldsync.plugin.v1.ChangeProbeR\x06probes\"0\n" +
+	"\x14CheckChangesResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x03(\bR\achanged\"\xe7\x01\n" +
+	"\rUsageResponse\x12\x1a\n" +
+	"\brequests\x18\x01 \x01(\x03R\brequests\x12!\n" +
+	"\fthrottled_ms\x18\x02 \x01(\x03R\vthrottledMs\x12\x18\n" +
+	"\aretries\x18\x03 \x01(\x03R\aretries\x12C\n" +
+	"\x05paths\x18\x04 \x03(\v2-.fieldsync.plugin.v1.UsageResponse.PathsEntryR\x05paths\x1a8\n" +
+	"\n" +
+	"PathsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x9a\x01\n" +
 	"\tFieldType\x12\x1a\n" +
 	"\x16FIELD_TYPE_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -2960,7 +3184,7 @@ const file_fieldsync_plugin_v1_plugin_proto_rawDesc = "" +
 	"\aAPPLIED\x10\x01\x12\f\n" +
 	"\bCONFLICT\x10\x02\x12\n" +
 	"\n" +
-	"\x06FAILED\x10\x032\x8c\x05\n" +
+	"\x06FAILED\x10\x032\xba\x06\n" +
 	"\tConnector\x12U\n" +
 	"\tConfigure\x12%.fieldsync.plugin.v1.ConfigureRequest\x1a!.fieldsync.plugin.v1.InfoResponse\x12I\n" +
 	"\x06Schema\x12\x1a.fieldsync.plugin.v1.Empty\x1a#.fieldsync.plugin.v1.SchemaResponse\x12G\n" +
@@ -2968,7 +3192,9 @@ const file_fieldsync_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04Push\x12 .fieldsync.plugin.v1.PushRequest\x1a!.fieldsync.plugin.v1.PushResponse\x12X\n" +
 	"\rListDocuments\x12\".fieldsync.plugin.v1.DocumentQuery\x1a!.fieldsync.plugin.v1.DocumentPage0\x01\x12V\n" +
 	"\fReadDocument\x12(.fieldsync.plugin.v1.ReadDocumentRequest\x1a\x1a.fieldsync.plugin.v1.Chunk0\x01\x12T\n" +
-	"\rWriteDocument\x12\".fieldsync.plugin.v1.DocumentChunk\x1a\x1d.fieldsync.plugin.v1.Document(\x01\x12?\n" +
+	"\rWriteDocument\x12\".fieldsync.plugin.v1.DocumentChunk\x1a\x1d.fieldsync.plugin.v1.Document(\x01\x12c\n" +
+	"\fCheckChanges\x12(.fieldsync.plugin.v1.CheckChangesRequest\x1a).fieldsync.plugin.v1.CheckChangesResponse\x12G\n" +
+	"\x05Usage\x12\x1a.fieldsync.plugin.v1.Empty\x1a\".fieldsync.plugin.v1.UsageResponse\x12?\n" +
 	"\x05Close\x12\x1a.fieldsync.plugin.v1.Empty\x1a\x1a.fieldsync.plugin.v1.EmptyB3Z1github.com/fieldsync/fieldsync/sdk/proto/pluginv1b\x06proto3"
 
 var (
@@ -2984,57 +3210,62 @@ func file_fieldsync_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_fieldsync_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_fieldsync_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_fieldsync_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_fieldsync_plugin_v1_plugin_proto_goTypes = []any{
-	(FieldType)(0),              // 0: fieldsync.plugin.v1.FieldType
-	(Op)(0),                     // 1: fieldsync.plugin.v1.Op
-	(Status)(0),                 // 2: fieldsync.plugin.v1.Status
-	(*Empty)(nil),               // 3: fieldsync.plugin.v1.Empty
-	(*ConfigureRequest)(nil),    // 4: fieldsync.plugin.v1.ConfigureRequest
-	(*InfoResponse)(nil),        // 5: fieldsync.plugin.v1.InfoResponse
-	(*Field)(nil),               // 6: fieldsync.plugin.v1.Field
-	(*Choice)(nil),              // 7: fieldsync.plugin.v1.Choice
-	(*Relationship)(nil),        // 8: fieldsync.plugin.v1.Relationship
-	(*EntityCapabilities)(nil),  // 9: fieldsync.plugin.v1.EntityCapabilities
-	(*Entity)(nil),              // 10: fieldsync.plugin.v1.Entity
-	(*SchemaResponse)(nil),      // 11: fieldsync.plugin.v1.SchemaResponse
-	(*Value)(nil),               // 12: fieldsync.plugin.v1.Value
-	(*Filter)(nil),              // 13: fieldsync.plugin.v1.Filter
-	(*FetchRequest)(nil),        // 14: fieldsync.plugin.v1.FetchRequest
-	(*Strings)(nil),             // 15: fieldsync.plugin.v1.Strings
-	(*Column)(nil),              // 16: fieldsync.plugin.v1.Column
-	(*Page)(nil),                // 17: fieldsync.plugin.v1.Page
-	(*Record)(nil),              // 18: fieldsync.plugin.v1.Record
-	(*Change)(nil),              // 19: fieldsync.plugin.v1.Change
-	(*PushRequest)(nil),         // 20: fieldsync.plugin.v1.PushRequest
-	(*Error)(nil),               // 21: fieldsync.plugin.v1.Error
-	(*ChangeResult)(nil),        // 22: fieldsync.plugin.v1.ChangeResult
-	(*PushResponse)(nil),        // 23: fieldsync.plugin.v1.PushResponse
-	(*DocumentQuery)(nil),       // 24: fieldsync.plugin.v1.DocumentQuery
-	(*Document)(nil),            // 25: fieldsync.plugin.v1.Document
-	(*DocumentPage)(nil),        // 26: fieldsync.plugin.v1.DocumentPage
-	(*ReadDocumentRequest)(nil), // 27: fieldsync.plugin.v1.ReadDocumentRequest
-	(*Chunk)(nil),               // 28: fieldsync.plugin.v1.Chunk
-	(*DocumentChunk)(nil),       // 29: fieldsync.plugin.v1.DocumentChunk
-	(*ErrorDetail)(nil),         // 30: fieldsync.plugin.v1.ErrorDetail
-	(*CallResult)(nil),          // 31: fieldsync.plugin.v1.CallResult
-	(*LogRecord)(nil),           // 32: fieldsync.plugin.v1.LogRecord
-	(*Header)(nil),              // 33: fieldsync.plugin.v1.Header
-	(*HttpRequest)(nil),         // 34: fieldsync.plugin.v1.HttpRequest
-	(*HttpResponse)(nil),        // 35: fieldsync.plugin.v1.HttpResponse
-	(*PolicyInfo)(nil),          // 36: fieldsync.plugin.v1.PolicyInfo
-	(*ConflictInput)(nil),       // 37: fieldsync.plugin.v1.ConflictInput
-	(*ConflictResolution)(nil),  // 38: fieldsync.plugin.v1.ConflictResolution
-	nil,                         // 39: fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
-	nil,                         // 40: fieldsync.plugin.v1.Record.ValuesEntry
-	nil,                         // 41: fieldsync.plugin.v1.Change.ValuesEntry
-	nil,                         // 42: fieldsync.plugin.v1.LogRecord.FieldsEntry
-	nil,                         // 43: fieldsync.plugin.v1.ConflictInput.BaseEntry
-	nil,                         // 44: fieldsync.plugin.v1.ConflictInput.LocalEntry
-	nil,                         // 45: fieldsync.plugin.v1.ConflictResolution.ValuesEntry
+	(FieldType)(0),               // 0: fieldsync.plugin.v1.FieldType
+	(Op)(0),                      // 1: fieldsync.plugin.v1.Op
+	(Status)(0),                  // 2: fieldsync.plugin.v1.Status
+	(*Empty)(nil),                // 3: fieldsync.plugin.v1.Empty
+	(*ConfigureRequest)(nil),     // 4: fieldsync.plugin.v1.ConfigureRequest
+	(*InfoResponse)(nil),         // 5: fieldsync.plugin.v1.InfoResponse
+	(*Field)(nil),                // 6: fieldsync.plugin.v1.Field
+	(*Choice)(nil),               // 7: fieldsync.plugin.v1.Choice
+	(*Relationship)(nil),         // 8: fieldsync.plugin.v1.Relationship
+	(*EntityCapabilities)(nil),   // 9: fieldsync.plugin.v1.EntityCapabilities
+	(*Entity)(nil),               // 10: fieldsync.plugin.v1.Entity
+	(*SchemaResponse)(nil),       // 11: fieldsync.plugin.v1.SchemaResponse
+	(*Value)(nil),                // 12: fieldsync.plugin.v1.Value
+	(*Filter)(nil),               // 13: fieldsync.plugin.v1.Filter
+	(*FetchRequest)(nil),         // 14: fieldsync.plugin.v1.FetchRequest
+	(*Strings)(nil),              // 15: fieldsync.plugin.v1.Strings
+	(*Column)(nil),               // 16: fieldsync.plugin.v1.Column
+	(*Page)(nil),                 // 17: fieldsync.plugin.v1.Page
+	(*Record)(nil),               // 18: fieldsync.plugin.v1.Record
+	(*Change)(nil),               // 19: fieldsync.plugin.v1.Change
+	(*PushRequest)(nil),          // 20: fieldsync.plugin.v1.PushRequest
+	(*Error)(nil),                // 21: fieldsync.plugin.v1.Error
+	(*ChangeResult)(nil),         // 22: fieldsync.plugin.v1.ChangeResult
+	(*PushResponse)(nil),         // 23: fieldsync.plugin.v1.PushResponse
+	(*DocumentQuery)(nil),        // 24: fieldsync.plugin.v1.DocumentQuery
+	(*Document)(nil),             // 25: fieldsync.plugin.v1.Document
+	(*DocumentPage)(nil),         // 26: fieldsync.plugin.v1.DocumentPage
+	(*ReadDocumentRequest)(nil),  // 27: fieldsync.plugin.v1.ReadDocumentRequest
+	(*Chunk)(nil),                // 28: fieldsync.plugin.v1.Chunk
+	(*DocumentChunk)(nil),        // 29: fieldsync.plugin.v1.DocumentChunk
+	(*ErrorDetail)(nil),          // 30: fieldsync.plugin.v1.ErrorDetail
+	(*CallResult)(nil),           // 31: fieldsync.plugin.v1.CallResult
+	(*LogRecord)(nil),            // 32: fieldsync.plugin.v1.LogRecord
+	(*Header)(nil),               // 33: fieldsync.plugin.v1.Header
+	(*HttpRequest)(nil),          // 34: fieldsync.plugin.v1.HttpRequest
+	(*HttpResponse)(nil),         // 35: fieldsync.plugin.v1.HttpResponse
+	(*PolicyInfo)(nil),           // 36: fieldsync.plugin.v1.PolicyInfo
+	(*ConflictInput)(nil),        // 37: fieldsync.plugin.v1.ConflictInput
+	(*ConflictResolution)(nil),   // 38: fieldsync.plugin.v1.ConflictResolution
+	(*ChangeProbe)(nil),          // 39: fieldsync.plugin.v1.ChangeProbe
+	(*CheckChangesRequest)(nil),  // 40: fieldsync.plugin.v1.CheckChangesRequest
+	(*CheckChangesResponse)(nil), // 41: fieldsync.plugin.v1.CheckChangesResponse
+	(*UsageResponse)(nil),        // 42: fieldsync.plugin.v1.UsageResponse
+	nil,                          // 43: fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
+	nil,                          // 44: fieldsync.plugin.v1.Record.ValuesEntry
+	nil,                          // 45: fieldsync.plugin.v1.Change.ValuesEntry
+	nil,                          // 46: fieldsync.plugin.v1.LogRecord.FieldsEntry
+	nil,                          // 47: fieldsync.plugin.v1.ConflictInput.BaseEntry
+	nil,                          // 48: fieldsync.plugin.v1.ConflictInput.LocalEntry
+	nil,                          // 49: fieldsync.plugin.v1.ConflictResolution.ValuesEntry
+	nil,                          // 50: fieldsync.plugin.v1.UsageResponse.PathsEntry
 }
 var file_fieldsync_plugin_v1_plugin_proto_depIdxs = []int32{
-	39, // 0: fieldsync.plugin.v1.ConfigureRequest.settings:type_name -> fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
+	43, // 0: fieldsync.plugin.v1.ConfigureRequest.settings:type_name -> fieldsync.plugin.v1.ConfigureRequest.SettingsEntry
 	0,  // 1: fieldsync.plugin.v1.Field.type:type_name -> fieldsync.plugin.v1.FieldType
 	7,  // 2: fieldsync.plugin.v1.Field.choices:type_name -> fieldsync.plugin.v1.Choice
 	6,  // 3: fieldsync.plugin.v1.Entity.fields:type_name -> fieldsync.plugin.v1.Field
@@ -3048,9 +3279,9 @@ var file_fieldsync_plugin_v1_plugin_proto_depIdxs = []int32{
 	15, // 11: fieldsync.plugin.v1.Page.ids:type_name -> fieldsync.plugin.v1.Strings
 	15, // 12: fieldsync.plugin.v1.Page.versions:type_name -> fieldsync.plugin.v1.Strings
 	16, // 13: fieldsync.plugin.v1.Page.columns:type_name -> fieldsync.plugin.v1.Column
-	40, // 14: fieldsync.plugin.v1.Record.values:type_name -> fieldsync.plugin.v1.Record.ValuesEntry
+	44, // 14: fieldsync.plugin.v1.Record.values:type_name -> fieldsync.plugin.v1.Record.ValuesEntry
 	1,  // 15: fieldsync.plugin.v1.Change.op:type_name -> fieldsync.plugin.v1.Op
-	41, // 16: fieldsync.plugin.v1.Change.values:type_name -> fieldsync.plugin.v1.Change.ValuesEntry
+	45, // 16: fieldsync.plugin.v1.Change.values:type_name -> fieldsync.plugin.v1.Change.ValuesEntry
 	19, // 17: fieldsync.plugin.v1.PushRequest.changes:type_name -> fieldsync.plugin.v1.Change
 	2,  // 18: fieldsync.plugin.v1.ChangeResult.status:type_name -> fieldsync.plugin.v1.Status
 	18, // 19: fieldsync.plugin.v1.ChangeResult.current:type_name -> fieldsync.plugin.v1.Record
@@ -3059,42 +3290,48 @@ var file_fieldsync_plugin_v1_plugin_proto_depIdxs = []int32{
 	25, // 22: fieldsync.plugin.v1.DocumentPage.documents:type_name -> fieldsync.plugin.v1.Document
 	25, // 23: fieldsync.plugin.v1.DocumentChunk.document:type_name -> fieldsync.plugin.v1.Document
 	30, // 24: fieldsync.plugin.v1.CallResult.error:type_name -> fieldsync.plugin.v1.ErrorDetail
-	42, // 25: fieldsync.plugin.v1.LogRecord.fields:type_name -> fieldsync.plugin.v1.LogRecord.FieldsEntry
+	46, // 25: fieldsync.plugin.v1.LogRecord.fields:type_name -> fieldsync.plugin.v1.LogRecord.FieldsEntry
 	33, // 26: fieldsync.plugin.v1.HttpRequest.headers:type_name -> fieldsync.plugin.v1.Header
 	33, // 27: fieldsync.plugin.v1.HttpResponse.headers:type_name -> fieldsync.plugin.v1.Header
 	10, // 28: fieldsync.plugin.v1.ConflictInput.entity:type_name -> fieldsync.plugin.v1.Entity
 	1,  // 29: fieldsync.plugin.v1.ConflictInput.local_op:type_name -> fieldsync.plugin.v1.Op
-	43, // 30: fieldsync.plugin.v1.ConflictInput.base:type_name -> fieldsync.plugin.v1.ConflictInput.BaseEntry
-	44, // 31: fieldsync.plugin.v1.ConflictInput.local:type_name -> fieldsync.plugin.v1.ConflictInput.LocalEntry
+	47, // 30: fieldsync.plugin.v1.ConflictInput.base:type_name -> fieldsync.plugin.v1.ConflictInput.BaseEntry
+	48, // 31: fieldsync.plugin.v1.ConflictInput.local:type_name -> fieldsync.plugin.v1.ConflictInput.LocalEntry
 	18, // 32: fieldsync.plugin.v1.ConflictInput.remote:type_name -> fieldsync.plugin.v1.Record
-	45, // 33: fieldsync.plugin.v1.ConflictResolution.values:type_name -> fieldsync.plugin.v1.ConflictResolution.ValuesEntry
+	49, // 33: fieldsync.plugin.v1.ConflictResolution.values:type_name -> fieldsync.plugin.v1.ConflictResolution.ValuesEntry
 	1,  // 34: fieldsync.plugin.v1.ConflictResolution.push_op:type_name -> fieldsync.plugin.v1.Op
-	12, // 35: fieldsync.plugin.v1.Record.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
-	12, // 36: fieldsync.plugin.v1.Change.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
-	12, // 37: fieldsync.plugin.v1.ConflictInput.BaseEntry.value:type_name -> fieldsync.plugin.v1.Value
-	12, // 38: fieldsync.plugin.v1.ConflictInput.LocalEntry.value:type_name -> fieldsync.plugin.v1.Value
-	12, // 39: fieldsync.plugin.v1.ConflictResolution.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
-	4,  // 40: fieldsync.plugin.v1.Connector.Configure:input_type -> fieldsync.plugin.v1.ConfigureRequest
-	3,  // 41: fieldsync.plugin.v1.Connector.Schema:input_type -> fieldsync.plugin.v1.Empty
-	14, // 42: fieldsync.plugin.v1.Connector.Fetch:input_type -> fieldsync.plugin.v1.FetchRequest
-	20, // 43: fieldsync.plugin.v1.Connector.Push:input_type -> fieldsync.plugin.v1.PushRequest
-	24, // 44: fieldsync.plugin.v1.Connector.ListDocuments:input_type -> fieldsync.plugin.v1.DocumentQuery
-	27, // 45: fieldsync.plugin.v1.Connector.ReadDocument:input_type -> fieldsync.plugin.v1.ReadDocumentRequest
-	29, // 46: fieldsync.plugin.v1.Connector.WriteDocument:input_type -> fieldsync.plugin.v1.DocumentChunk
-	3,  // 47: fieldsync.plugin.v1.Connector.Close:input_type -> fieldsync.plugin.v1.Empty
-	5,  // 48: fieldsync.plugin.v1.Connector.Configure:output_type -> fieldsync.plugin.v1.InfoResponse
-	11, // 49: fieldsync.plugin.v1.Connector.Schema:output_type -> fieldsync.plugin.v1.SchemaResponse
-	17, // 50: fieldsync.plugin.v1.Connector.Fetch:output_type -> fieldsync.plugin.v1.Page
-	23, // 51: fieldsync.plugin.v1.Connector.Push:output_type -> fieldsync.plugin.v1.PushResponse
-	26, // 52: fieldsync.plugin.v1.Connector.ListDocuments:output_type -> fieldsync.plugin.v1.DocumentPage
-	28, // 53: fieldsync.plugin.v1.Connector.ReadDocument:output_type -> fieldsync.plugin.v1.Chunk
-	25, // 54: fieldsync.plugin.v1.Connector.WriteDocument:output_type -> fieldsync.plugin.v1.Document
-	3,  // 55: fieldsync.plugin.v1.Connector.Close:output_type -> fieldsync.plugin.v1.Empty
-	48, // [48:56] is the sub-list for method output_type
-	40, // [40:48] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	39, // 35: fieldsync.plugin.v1.CheckChangesRequest.probes:type_name -> fieldsync.plugin.v1.ChangeProbe
+	50, // 36: fieldsync.plugin.v1.UsageResponse.paths:type_name -> fieldsync.plugin.v1.UsageResponse.PathsEntry
+	12, // 37: fieldsync.plugin.v1.Record.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 38: fieldsync.plugin.v1.Change.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 39: fieldsync.plugin.v1.ConflictInput.BaseEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 40: fieldsync.plugin.v1.ConflictInput.LocalEntry.value:type_name -> fieldsync.plugin.v1.Value
+	12, // 41: fieldsync.plugin.v1.ConflictResolution.ValuesEntry.value:type_name -> fieldsync.plugin.v1.Value
+	4,  // 42: fieldsync.plugin.v1.Connector.Configure:input_type -> fieldsync.plugin.v1.ConfigureRequest
+	3,  // 43: fieldsync.plugin.v1.Connector.Schema:input_type -> fieldsync.plugin.v1.Empty
+	14, // 44: fieldsync.plugin.v1.Connector.Fetch:input_type -> fieldsync.plugin.v1.FetchRequest
+	20, // 45: fieldsync.plugin.v1.Connector.Push:input_type -> fieldsync.plugin.v1.PushRequest
+	24, // 46: fieldsync.plugin.v1.Connector.ListDocuments:input_type -> fieldsync.plugin.v1.DocumentQuery
+	27, // 47: fieldsync.plugin.v1.Connector.ReadDocument:input_type -> fieldsync.plugin.v1.ReadDocumentRequest
+	29, // 48: fieldsync.plugin.v1.Connector.WriteDocument:input_type -> fieldsync.plugin.v1.DocumentChunk
+	40, // 49: fieldsync.plugin.v1.Connector.CheckChanges:input_type -> fieldsync.plugin.v1.CheckChangesRequest
+	3,  // 50: fieldsync.plugin.v1.Connector.Usage:input_type -> fieldsync.plugin.v1.Empty
+	3,  // 51: fieldsync.plugin.v1.Connector.Close:input_type -> fieldsync.plugin.v1.Empty
+	5,  // 52: fieldsync.plugin.v1.Connector.Configure:output_type -> fieldsync.plugin.v1.InfoResponse
+	11, // 53: fieldsync.plugin.v1.Connector.Schema:output_type -> fieldsync.plugin.v1.SchemaResponse
+	17, // 54: fieldsync.plugin.v1.Connector.Fetch:output_type -> fieldsync.plugin.v1.Page
+	23, // 55: fieldsync.plugin.v1.Connector.Push:output_type -> fieldsync.plugin.v1.PushResponse
+	26, // 56: fieldsync.plugin.v1.Connector.ListDocuments:output_type -> fieldsync.plugin.v1.DocumentPage
+	28, // 57: fieldsync.plugin.v1.Connector.ReadDocument:output_type -> fieldsync.plugin.v1.Chunk
+	25, // 58: fieldsync.plugin.v1.Connector.WriteDocument:output_type -> fieldsync.plugin.v1.Document
+	41, // 59: fieldsync.plugin.v1.Connector.CheckChanges:output_type -> fieldsync.plugin.v1.CheckChangesResponse
+	42, // 60: fieldsync.plugin.v1.Connector.Usage:output_type -> fieldsync.plugin.v1.UsageResponse
+	3,  // 61: fieldsync.plugin.v1.Connector.Close:output_type -> fieldsync.plugin.v1.Empty
+	52, // [52:62] is the sub-list for method output_type
+	42, // [42:52] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_fieldsync_plugin_v1_plugin_proto_init() }
@@ -3116,7 +3353,7 @@ func file_fieldsync_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fieldsync_plugin_v1_plugin_proto_rawDesc), len(file_fieldsync_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   43,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

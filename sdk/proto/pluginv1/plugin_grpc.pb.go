@@ -41,6 +41,8 @@ const (
 	Connector_ListDocuments_FullMethodName = "/fieldsync.plugin.v1.Connector/ListDocuments"
 	Connector_ReadDocument_FullMethodName  = "/fieldsync.plugin.v1.Connector/ReadDocument"
 	Connector_WriteDocument_FullMethodName = "/fieldsync.plugin.v1.Connector/WriteDocument"
+	Connector_CheckChanges_FullMethodName  = "/fieldsync.plugin.v1.Connector/CheckChanges"
+	Connector_Usage_FullMethodName         = "/fieldsync.plugin.v1.Connector/Usage"
 	Connector_Close_FullMethodName         = "/fieldsync.plugin.v1.Connector/Close"
 )
 
@@ -64,6 +66,10 @@ type ConnectorClient interface {
 	WriteDocument(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[DocumentChunk, Document], error)
 	// Close releases the connector's resources; the process may then be
 	// stopped. Kill is a hard stop, Close is the polite one.
+	// Optional (batch-change-check): which entities changed, in one call.
+	CheckChanges(ctx context.Context, in *CheckChangesRequest, opts ...grpc.CallOption) (*CheckChangesResponse, error)
+	// Optional (usage): what the connector spent on its backend.
+	Usage(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*UsageResponse, error)
 	Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error)
 }
 
@@ -175,6 +181,26 @@ func (c *connectorClient) WriteDocument(ctx context.Context, opts ...grpc.CallOp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Connector_WriteDocumentClient = grpc.ClientStreamingClient[DocumentChunk, Document]
 
+func (c *connectorClient) CheckChanges(ctx context.Context, in *CheckChangesRequest, opts ...grpc.CallOption) (*CheckChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckChangesResponse)
+	err := c.cc.Invoke(ctx, Connector_CheckChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) Usage(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*UsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UsageResponse)
+	err := c.cc.Invoke(ctx, Connector_Usage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *connectorClient) Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Empty)
@@ -205,6 +231,10 @@ type ConnectorServer interface {
 	WriteDocument(grpc.ClientStreamingServer[DocumentChunk, Document]) error
 	// Close releases the connector's resources; the process may then be
 	// stopped. Kill is a hard stop, Close is the polite one.
+	// Optional (batch-change-check): which entities changed, in one call.
+	CheckChanges(context.Context, *CheckChangesRequest) (*CheckChangesResponse, error)
+	// Optional (usage): what the connector spent on its backend.
+	Usage(context.Context, *Empty) (*UsageResponse, error)
 	Close(context.Context, *Empty) (*Empty, error)
 	mustEmbedUnimplementedConnectorServer()
 }
@@ -236,6 +266,12 @@ func (UnimplementedConnectorServer) ReadDocument(*ReadDocumentRequest, grpc.Serv
 }
 func (UnimplementedConnectorServer) WriteDocument(grpc.ClientStreamingServer[DocumentChunk, Document]) error {
 	return status.Errorf(codes.Unimplemented, "method WriteDocument not implemented")
+}
+func (UnimplementedConnectorServer) CheckChanges(context.Context, *CheckChangesRequest) (*CheckChangesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CheckChanges not implemented")
+}
+func (UnimplementedConnectorServer) Usage(context.Context, *Empty) (*UsageResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Usage not implemented")
 }
 func (UnimplementedConnectorServer) Close(context.Context, *Empty) (*Empty, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Close not implemented")
@@ -355,6 +391,42 @@ func _Connector_WriteDocument_Handler(srv interface{}, stream grpc.ServerStream)
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Connector_WriteDocumentServer = grpc.ClientStreamingServer[DocumentChunk, Document]
 
+func _Connector_CheckChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).CheckChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_CheckChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).CheckChanges(ctx, req.(*CheckChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_Usage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).Usage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_Usage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).Usage(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Connector_Close_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Empty)
 	if err := dec(in); err != nil {
@@ -391,6 +463,14 @@ var Connector_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Push",
 			Handler:    _Connector_Push_Handler,
+		},
+		{
+			MethodName: "CheckChanges",
+			Handler:    _Connector_CheckChanges_Handler,
+		},
+		{
+			MethodName: "Usage",
+			Handler:    _Connector_Usage_Handler,
 		},
 		{
 			MethodName: "Close",
