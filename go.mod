@@ -46,8 +46,11 @@ require (
 )
 
 require (
+	github.com/fieldsync/fieldsync/plugins/dataverse v0.0.0
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 )
 
 replace github.com/fieldsync/fieldsync/plugins/mock => ./plugins/mock
+
+replace github.com/fieldsync/fieldsync/plugins/dataverse => ./plugins/dataverse
