@@ -305,8 +305,21 @@ func buildModel() map[string]*Entity {
 		{Name: "versionnumber", Kind: KindBigInt, ReadOnly: true},
 	}
 
+	all := []*Entity{acc, con, opp, ann, usr, bu}
+	for _, name := range customTables {
+		set := name + "s"
+		e := &Entity{Name: name, SetName: set, PrimaryKey: name + "id", PrimaryName: "fs_name", ChangeTracking: true}
+		e.Attributes = append([]*Attribute{
+			{Name: name + "id", Kind: KindGUID},
+			str("fs_name", 200),
+			{Name: "fs_quantity", Kind: KindInt},
+			{Name: "fs_scheduledon", Kind: KindDateTime},
+			lookup("fs_accountid", "account", "fs_accountid", name+"_account", RemoveLink),
+		}, system(set)...)
+		all = append(all, e)
+	}
 	m := map[string]*Entity{}
-	for _, e := range []*Entity{acc, con, opp, ann, usr, bu} {
+	for _, e := range all {
 		for _, a := range e.Attributes {
 			if a.Column == "" {
 				a.Column = a.Name
@@ -321,8 +334,18 @@ func buildModel() map[string]*Entity {
 	return m
 }
 
+// customTables are custom tables of a field-service solution (publisher
+// prefix fs_), each with a name, a quantity, a date and a lookup to an
+// account: enough entities for a many-entity sync (a no-change sync of
+// twenty entities should be one request). Seed leaves them empty.
+var customTables = []string{
+	"fs_workorder", "fs_visit", "fs_inspection", "fs_asset", "fs_checklist",
+	"fs_timeentry", "fs_expense", "fs_part", "fs_warehouse", "fs_route",
+	"fs_photo", "fs_signature", "fs_incident", "fs_contract", "fs_servicetask",
+}
+
 // entityOrder is the order entities are laid out, described and seeded in.
-var entityOrder = []string{"businessunit", "systemuser", "account", "contact", "opportunity", "annotation"}
+var entityOrder = append([]string{"businessunit", "systemuser", "account", "contact", "opportunity", "annotation"}, customTables...)
 
 // entityBySet returns the entity of an entity set name.
 func entityBySet(set string) *Entity {
