@@ -2,6 +2,8 @@ package dataverse
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -85,24 +87,46 @@ func (c *Connector) bootstrap(ctx context.Context, e *entity) (string, error) {
 }
 
 // skipCollection reads a collection response to its end for its links.
+// The rows are not looked at: each top-level value (the value array
+// included, at most a page) is scanned whole by the decoder, which is
+// several times cheaper than walking it token by token.
 func skipCollection(resp *http.Response) (next, delta string, err error) {
 	defer resp.Body.Close()
-	col, err := openCollection(resp.Body)
-	if err != nil {
-		return "", "", err
+	dec := newDecoder(resp.Body)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", "", fmt.Errorf("%w: expected an object (%v)", errMalformed, err)
 	}
-	for {
-		more, err := col.more()
+	var raw json.RawMessage
+	for dec.More() {
+		tok, err := dec.Token()
 		if err != nil {
 			return "", "", err
 		}
-		if !more {
-			return col.nextLink, col.deltaLink, nil
+		key, ok := tok.(string)
+		if !ok {
+			return "", "", fmt.Errorf("%w: expected a property name, got %v", errMalformed, tok)
 		}
-		if err := skipValue(col.dec); err != nil {
-			return "", "", err
+		switch key {
+		case "@odata.nextLink", "@odata.deltaLink":
+			var link string
+			if err := dec.Decode(&link); err != nil {
+				return "", "", fmt.Errorf("%w: %s is not a string", errMalformed, key)
+			}
+			if key == "@odata.nextLink" {
+				next = link
+			} else {
+				delta = link
+			}
+		default:
+			if err := dec.Decode(&raw); err != nil {
+				return "", "", err
+			}
 		}
 	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return "", "", fmt.Errorf("%w: the object does not end (%v)", errMalformed, err)
+	}
+	return next, delta, nil
 }
 
 // resolveKeyed makes the page of one chunk of a keyed delta: the changed
