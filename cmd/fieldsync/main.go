@@ -14,7 +14,9 @@ import (
 	"syscall"
 
 	"github.com/fieldsync/fieldsync/core/pluginhost"
+	"github.com/fieldsync/fieldsync/plugins/dataverse"
 	"github.com/fieldsync/fieldsync/plugins/mock"
+	"github.com/fieldsync/fieldsync/sdk"
 )
 
 // The connectors linked into this binary. They serve configs that say
@@ -22,8 +24,10 @@ import (
 // subprocess plugins from this same executable. Registration is in init,
 // not main, so the command's tests see it too.
 func init() {
-	if err := pluginhost.Default.Register("mock", mock.Factory); err != nil {
-		panic(err) // two registrations of one name: a bug in this binary
+	for name, f := range map[string]sdk.Factory{"mock": mock.Factory, "dataverse": dataverse.Factory} {
+		if err := pluginhost.Default.Register(name, f); err != nil {
+			panic(err) // two registrations of one name: a bug in this binary
+		}
 	}
 }
 

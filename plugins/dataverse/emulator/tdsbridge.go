@@ -82,12 +82,25 @@ func tdsColumn(col Column) *tdsCol {
 		if col.Type == KindGUID && col.Name == col.Attribute {
 			m.tds.Nullable = false
 		}
-	case KindString, KindMemo, KindEntityName, KindDate:
+	case KindString, KindMemo, KindEntityName:
 		m.tds.Type = tds.TypeNVarChar
 		if col.MaxLength > 0 && col.MaxLength <= 4000 {
 			m.tds.Size = col.MaxLength
 		}
-		m.col.NoCase = col.Type != KindDate
+		m.col.NoCase = true
+	case KindDate:
+		// Date-only columns are datetime on Dataverse's TDS endpoint:
+		// the day at midnight.
+		m.tds.Type = tds.TypeDateTime2
+		m.col.Convert = dateText
+		m.load = func(v any) any {
+			s, _ := v.(string)
+			t, err := time.Parse(time.DateOnly, s)
+			if err != nil {
+				return nil
+			}
+			return t
+		}
 	case KindInt, KindChoice:
 		m.tds.Type = tds.TypeInt
 	case KindBigInt:
@@ -198,6 +211,23 @@ func micros(v any) (any, error) {
 			return nil, fmt.Errorf("%q is not a date-time", x)
 		}
 		return t.UnixMicro(), nil
+	}
+	return v, nil
+}
+
+// dateText converts a compared value to the stored YYYY-MM-DD text.
+func dateText(v any) (any, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC().Format(time.DateOnly), nil
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+			return t.UTC().Format(time.DateOnly), nil
+		}
+		if _, err := time.Parse(time.DateOnly, x); err == nil {
+			return x, nil
+		}
+		return nil, fmt.Errorf("%q is not a date", x)
 	}
 	return v, nil
 }

@@ -38,7 +38,7 @@ func TestTDSReadsTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT TOP (1000) contactid, lastname, parentcustomerid, createdon FROM contact WHERE parentcustomerid IS NOT NULL ORDER BY contactid`)
+	rows, err := db.QueryContext(ctx, `SELECT TOP (1000) contactid, lastname, parentcustomerid, createdon, birthdate FROM contact WHERE parentcustomerid IS NOT NULL ORDER BY contactid`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +46,15 @@ func TestTDSReadsTheStore(t *testing.T) {
 	for rows.Next() {
 		var id, parent mssql.UniqueIdentifier
 		var last sql.NullString
-		var created sql.NullTime
-		if err := rows.Scan(&id, &last, &parent, &created); err != nil {
+		var created, birth sql.NullTime
+		if err := rows.Scan(&id, &last, &parent, &created, &birth); err != nil {
 			t.Fatal(err)
 		}
 		if created.Valid && created.Time.Before(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) {
 			t.Errorf("createdon %v", created.Time)
+		}
+		if birth.Valid && (birth.Time.Hour() != 0 || birth.Time.Minute() != 0 || birth.Time.Year() < 1900) {
+			t.Errorf("birthdate (date-only) %v is not a day at midnight", birth.Time)
 		}
 		n++
 	}
