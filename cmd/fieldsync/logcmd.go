@@ -183,7 +183,7 @@ func printLog(w io.Writer, lg *engine.Log) {
 			if e.Parked > 0 {
 				conf += fmt.Sprintf(" (%d parked)", e.Parked)
 			}
-			t.row(e.Name, e.Mode, e.Received, e.Upserted, e.Unchanged, e.Deleted, conf, e.Pages,
+			t.row(e.Name, entityMode(e), e.Received, e.Upserted, e.Unchanged, e.Deleted, conf, e.Pages,
 				int(e.Bytes/1024), ms(e.Ms), fmt.Sprintf("%.3f", e.MsPerRecord), e.Calls)
 		}
 		t.flush()

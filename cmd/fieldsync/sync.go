@@ -117,7 +117,7 @@ func printSummary(w io.Writer, lg *engine.Log) {
 			if e.Parked > 0 {
 				conf += fmt.Sprintf(" (%d parked)", e.Parked)
 			}
-			t.row(e.Name, e.Mode, e.Received, e.Upserted, e.Deleted, conf, ms(e.Ms))
+			t.row(e.Name, entityMode(e), e.Received, e.Upserted, e.Deleted, conf, ms(e.Ms))
 		}
 		t.flush()
 	}
@@ -184,3 +184,12 @@ func uploadLine(u engine.UploadLog) string {
 
 // logDuration is how long a logged sync took.
 func logDuration(lg *engine.Log) time.Duration { return lg.Ended.Sub(lg.Started) }
+
+// entityMode is an entity's download mode, with the way the connector read
+// it when it has more than one (full (tds)).
+func entityMode(e engine.EntityLog) string {
+	if e.Path != "" {
+		return e.Mode + " (" + e.Path + ")"
+	}
+	return e.Mode
+}
