@@ -24,6 +24,7 @@ import (
 const envCrashChild = "FIELDSYNC_ENGINE_CRASH_CHILD"
 
 func TestMain(m *testing.M) {
+	dataverseChild() // the Dataverse plugin or kill child: does its job and exits (dataverse_test.go)
 	if spec := os.Getenv(envCrashChild); spec != "" {
 		os.Exit(crashChild(spec))
 	}

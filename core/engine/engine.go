@@ -365,37 +365,84 @@ func (e *Engine) prepare(ctx context.Context, so SyncOptions, lg *Log) (*plan, e
 
 // dependencyRank orders entities so that every parent (an entity another
 // one references through a lookup or relationship) ranks before its
-// children. Cycles are broken by configuration order.
+// children. Entities that reference each other (account's primary contact,
+// contact's parent account) form a group that ranks in configuration
+// order, the group as a whole after its own parents and before its
+// children.
 func dependencyRank(eps []*entityPlan) map[string]int {
+	order := map[string]int{} // configuration position
+	for i, ep := range eps {
+		order[ep.ent.Name] = i
+	}
 	parents := map[string][]string{}
 	for _, ep := range eps {
+		add := func(p string) {
+			if _, ok := order[p]; ok && p != ep.ent.Name {
+				parents[ep.ent.Name] = append(parents[ep.ent.Name], p)
+			}
+		}
 		for _, f := range ep.ent.Fields {
-			if f.Type == sdk.TypeLookup && f.Target != "" && f.Target != ep.ent.Name {
-				parents[ep.ent.Name] = append(parents[ep.ent.Name], f.Target)
+			if f.Type == sdk.TypeLookup && f.Target != "" {
+				add(f.Target)
 			}
 		}
 		for _, r := range ep.ent.Relations {
-			if r.Parent != ep.ent.Name {
-				parents[ep.ent.Name] = append(parents[ep.ent.Name], r.Parent)
-			}
+			add(r.Parent)
 		}
+	}
+	// reach[a][b]: b is an ancestor of a (a parent, a parent's parent, …).
+	reach := map[string]map[string]bool{}
+	for _, ep := range eps {
+		seen := map[string]bool{}
+		stack := append([]string(nil), parents[ep.ent.Name]...)
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			stack = append(stack, parents[n]...)
+		}
+		reach[ep.ent.Name] = seen
+	}
+	// An entity goes before another when it is its ancestor and not the
+	// other way round; in a group of mutual ancestors, configuration order
+	// decides. Placing the smallest remaining entity by that rule each time
+	// ranks every group after its parents.
+	names := make([]string, 0, len(eps))
+	for _, ep := range eps {
+		names = append(names, ep.ent.Name)
 	}
 	rank := map[string]int{}
-	visiting := map[string]bool{}
-	var visit func(n string)
-	visit = func(n string) {
-		if _, done := rank[n]; done || visiting[n] {
-			return
+	placed := map[string]bool{}
+	for len(rank) < len(names) {
+		for _, n := range names { // configuration order
+			if placed[n] {
+				continue
+			}
+			ready := true
+			for a := range reach[n] {
+				if !placed[a] && !reach[a][n] { // an ancestor outside n's group waits
+					ready = false
+					break
+				}
+			}
+			if ready {
+				for a := range reach[n] {
+					// Within a group, an earlier-configured member first.
+					if !placed[a] && reach[a][n] && order[a] < order[n] {
+						ready = false
+						break
+					}
+				}
+			}
+			if ready {
+				rank[n] = len(rank)
+				placed[n] = true
+				break
+			}
 		}
-		visiting[n] = true
-		for _, p := range parents[n] {
-			visit(p)
-		}
-		visiting[n] = false
-		rank[n] = len(rank)
-	}
-	for _, ep := range eps {
-		visit(ep.ent.Name)
 	}
 	return rank
 }

@@ -243,3 +243,27 @@ func (l limitedOps) Info(ctx context.Context) (sdk.Info, error) {
 	info.FilterOps = l.ops
 	return info, err
 }
+
+// TestDependencyRankCycles: entities referencing each other rank in
+// configuration order, after their own parents and before their children.
+func TestDependencyRankCycles(t *testing.T) {
+	lk := func(target string) sdk.Field { return sdk.Field{Name: target + "id", Type: sdk.TypeLookup, Target: target} }
+	ep := func(name string, fields ...sdk.Field) *entityPlan {
+		return &entityPlan{ent: &sdk.Entity{Name: name, Fields: fields}}
+	}
+	// user ← account ⇄ contact ← note; account is configured first.
+	eps := []*entityPlan{
+		ep("note", lk("contact")),
+		ep("account", lk("contact"), lk("user")),
+		ep("contact", lk("account")),
+		ep("user"),
+	}
+	rank := dependencyRank(eps)
+	order := make([]string, len(rank))
+	for n, r := range rank {
+		order[r] = n
+	}
+	if got := strings.Join(order, ","); got != "user,account,contact,note" {
+		t.Errorf("rank order %s, want user,account,contact,note", got)
+	}
+}

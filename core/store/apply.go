@@ -93,6 +93,9 @@ func (s *Store) ApplyPage(ctx context.Context, entity string, p *sdk.Page, resol
 				stats.Unchanged++
 			}
 		}
+		if err := s.forgetRefreshed(t.name, p); err != nil {
+			return err
+		}
 		if st.Mode == ModeResync {
 			for _, id := range p.IDs {
 				if err := s.exec("INSERT OR IGNORE INTO _fs_seen (entity, id) VALUES (?, ?)", entity, id); err != nil {
@@ -218,4 +221,22 @@ func (s *Store) refreshParked(t *table, id string, remote *sdk.Record) error {
 	}
 	return s.exec(`UPDATE _fs_conflict SET remote = ?, remote_version = ?, remote_deleted = ?
 		WHERE entity = ? AND record_id = ? AND resolved_at IS NULL`, nilIfEmpty(vals), version, remote == nil, t.name, id)
+}
+
+// forgetRefreshed drops the rows of page p from _fs_refresh: the download
+// brought the server's copy of each (or its delete). A table with no rows
+// waiting costs one lookup per page.
+func (s *Store) forgetRefreshed(entity string, p *sdk.Page) error {
+	n, err := s.count("SELECT count(*) FROM _fs_refresh WHERE entity = ?", entity)
+	if err != nil || n == 0 {
+		return err
+	}
+	for _, ids := range [][]string{p.IDs, p.Deletes} {
+		for _, id := range ids {
+			if err := s.exec("DELETE FROM _fs_refresh WHERE entity = ? AND id = ?", entity, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -206,8 +206,10 @@ func (t *table) buildSQL() {
 	}
 	// A row is skipped when its version is known and unchanged; an empty
 	// version (a backend that keeps none) says nothing, so the row is written.
-	t.upsertSQL = fmt.Sprintf("%s ON CONFLICT (%s) DO UPDATE SET %s WHERE excluded._fs_version = '' OR _fs_version IS NOT excluded._fs_version",
-		t.insertSQL, quoteIdent(t.pk), strings.Join(set, ", "))
+	// A row the device pushed is written at any version (see _fs_refresh).
+	t.upsertSQL = fmt.Sprintf("%s ON CONFLICT (%s) DO UPDATE SET %s WHERE excluded._fs_version = '' OR _fs_version IS NOT excluded._fs_version"+
+		" OR excluded.%s IN (SELECT id FROM _fs_refresh WHERE entity = %s)",
+		t.insertSQL, quoteIdent(t.pk), strings.Join(set, ", "), quoteIdent(t.pk), quoteString(t.name))
 	t.deleteSQL = fmt.Sprintf("DELETE FROM %s WHERE %s = ?", q, quoteIdent(t.pk))
 	t.selectSQL = fmt.Sprintf("SELECT %s FROM %s WHERE %s = ?", strings.Join(cols, ", "), q, quoteIdent(t.pk))
 }

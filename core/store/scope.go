@@ -88,6 +88,7 @@ func (s *Store) DropEntity(ctx context.Context, entity string) (dropped bool, pe
 		for _, sql := range []string{
 			"DELETE FROM _fs_entity WHERE entity = ?",
 			"DELETE FROM _fs_seen WHERE entity = ?",
+			"DELETE FROM _fs_refresh WHERE entity = ?",
 			"DELETE FROM _fs_conflict WHERE entity = ? AND resolved_at IS NULL",
 		} {
 			if err := s.exec(sql, name); err != nil {

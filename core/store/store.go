@@ -146,6 +146,11 @@ CREATE TABLE IF NOT EXISTS _fs_entity (
 	last_sync_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS _fs_seen (entity TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (entity, id)) WITHOUT ROWID;
+-- Rows the device created or updated and the server accepted: the server
+-- may have filled fields of its own (owner, created on, computed names), so
+-- the next download takes its copy whole even at the version the push
+-- answered, then forgets the row here.
+CREATE TABLE IF NOT EXISTS _fs_refresh (entity TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (entity, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _fs_conflict (
 	id           INTEGER PRIMARY KEY,
 	entity       TEXT NOT NULL,

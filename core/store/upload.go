@@ -136,6 +136,9 @@ func (s *Store) applied(t *table, c *Change, r sdk.ChangeResult) error {
 	if err := s.setVersion(t, id, r.Version); err != nil {
 		return err
 	}
+	if err := s.exec("INSERT OR IGNORE INTO _fs_refresh (entity, id) VALUES (?, ?)", t.name, id); err != nil {
+		return err
+	}
 	// Later changes of the row were captured against the old version.
 	return s.exec("UPDATE _fs_outbox SET base_version = ? WHERE entity = ? AND id = ?", nilIfEmpty(r.Version), t.name, id)
 }
