@@ -247,7 +247,9 @@ func (l limitedOps) Info(ctx context.Context) (sdk.Info, error) {
 // TestDependencyRankCycles: entities referencing each other rank in
 // configuration order, after their own parents and before their children.
 func TestDependencyRankCycles(t *testing.T) {
-	lk := func(target string) sdk.Field { return sdk.Field{Name: target + "id", Type: sdk.TypeLookup, Target: target} }
+	lk := func(target string) sdk.Field {
+		return sdk.Field{Name: target + "id", Type: sdk.TypeLookup, Target: target}
+	}
 	ep := func(name string, fields ...sdk.Field) *entityPlan {
 		return &entityPlan{ent: &sdk.Entity{Name: name, Fields: fields}}
 	}
