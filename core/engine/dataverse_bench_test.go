@@ -16,6 +16,7 @@ import (
 	"github.com/fieldsync/fieldsync/core/store"
 	"github.com/fieldsync/fieldsync/plugins/dataverse"
 	"github.com/fieldsync/fieldsync/plugins/dataverse/emulator"
+	"github.com/fieldsync/fieldsync/sdk"
 )
 
 // dvBenchN is how many accounts BenchmarkDataverseDownload reads: from
@@ -124,5 +125,38 @@ func BenchmarkDataverseDownload(b *testing.B) {
 	}
 	if rates["webapi"] > 0 && rates["tds"] > 0 {
 		b.Logf("TDS / Web API: %.2f×", rates["tds"]/rates["webapi"])
+	}
+	// The same reads without the engine and the store: the connector
+	// fetching pages and dropping them, so the protocols and the client
+	// code alone compare.
+	fetchRates := map[string]float64{}
+	for _, p := range paths {
+		b.Run(p.name+"-fetch-only", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				conn, err := dataverse.Factory(ctx, settings(p.extra), hclog.NewNullLogger())
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				start := time.Now()
+				got := 0
+				err = conn.Fetch(ctx, sdk.FetchRequest{Entity: "account", PageSize: 5000}, func(pg *sdk.Page) error {
+					got += pg.Len()
+					return nil
+				})
+				elapsed := time.Since(start)
+				if err != nil || got != n {
+					b.Fatalf("fetch: %d of %d rows, %v", got, n, err)
+				}
+				rate := float64(n) / elapsed.Seconds()
+				fetchRates[p.name] = rate
+				b.ReportMetric(rate, "records/s")
+				b.Logf("%s, fetch only: %d accounts in %v (%.0f records/s)", p.name, n, elapsed.Round(time.Millisecond), rate)
+				conn.Close(ctx)
+			}
+		})
+	}
+	if fetchRates["webapi"] > 0 && fetchRates["tds"] > 0 {
+		b.Logf("fetch only, TDS / Web API: %.2f×", fetchRates["tds"]/fetchRates["webapi"])
 	}
 }
