@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fieldsync/fieldsync/sdk"
+	"github.com/fieldsync/fieldsync/sdk/filtertest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -215,7 +214,7 @@ func TestGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := testSchema.Entity(tc.entity)
 			var b strings.Builder
-			fmt.Fprintf(&b, "entity: %s\nfilter: %s\n", tc.entity, describe(testSchema, e, tc.f))
+			fmt.Fprintf(&b, "entity: %s\nfilter: %s\n", tc.entity, filtertest.Describe(testSchema, e, tc.f))
 			var out string
 			var err error
 			if tc.query != nil {
@@ -246,47 +245,18 @@ func TestGolden(t *testing.T) {
 				}
 				fmt.Fprintf(&b, "%s\n--- indented\n%s\n", out, pretty)
 			}
-			compareGolden(t, tc.name, b.String())
+			filtertest.Golden(t, filtertest.Dir, tc.name, b.String(), *update)
 		})
 	}
 }
 
 // TestGoldenNoStrays catches golden files whose case was removed.
 func TestGoldenNoStrays(t *testing.T) {
-	names := map[string]bool{}
-	for _, tc := range cases {
-		names[tc.name+".txt"] = true
+	names := make([]string, len(cases))
+	for i, tc := range cases {
+		names[i] = tc.name
 	}
-	files, err := os.ReadDir(filepath.Join("testdata", "golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if !names[f.Name()] {
-			t.Errorf("testdata/golden/%s has no case", f.Name())
-		}
-	}
-}
-
-func compareGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name+".txt")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	filtertest.NoStrays(t, filtertest.Dir, names)
 }
 
 // TestOps checks that every operator of the sdk is listed and that a golden
@@ -358,51 +328,4 @@ func indent(doc string) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
-}
-
-// describe renders a filter for golden files, date-times readable.
-func describe(s *sdk.Schema, e *sdk.Entity, f *sdk.Filter) string {
-	if f == nil {
-		return "(none)"
-	}
-	switch f.Op {
-	case sdk.OpAnd, sdk.OpOr, sdk.OpNot:
-		parts := make([]string, len(f.Children))
-		for i, c := range f.Children {
-			parts[i] = describe(s, e, c)
-		}
-		return string(f.Op) + "(" + strings.Join(parts, ", ") + ")"
-	case sdk.OpLink:
-		var parent *sdk.Entity
-		if e != nil {
-			if fd := e.Field(f.Field); fd != nil && fd.Target != "" {
-				parent = s.Entity(fd.Target)
-			}
-		}
-		parts := make([]string, len(f.Children))
-		for i, c := range f.Children {
-			parts[i] = describe(s, parent, c)
-		}
-		return "link " + f.Field + "(" + strings.Join(parts, ", ") + ")"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", f.Field, f.Op)
-	dt := false
-	if e != nil {
-		if fd := e.Field(f.Field); fd != nil && fd.Type == sdk.TypeDateTime {
-			dt = true
-		}
-	}
-	for i, v := range f.Values {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte(' ')
-		if dt && v.Kind() == sdk.KindInt && f.Op != sdk.OpLastXDays && f.Op != sdk.OpNextXDays {
-			b.WriteString(v.Time().Format(time.RFC3339Nano))
-		} else {
-			b.WriteString(v.String())
-		}
-	}
-	return b.String()
 }

@@ -12,6 +12,7 @@ import (
 	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/fieldsync/fieldsync/sdk"
+	"github.com/fieldsync/fieldsync/sdk/filtertest"
 )
 
 // schemaCatalog stores an sdk schema in SQLite: one table per entity,
@@ -189,7 +190,7 @@ func TestWhereOnSQLite(t *testing.T) {
 		e := testSchema.Entity(c.entity)
 		where, args, err := Where(c.f, testSchema, e, testUC)
 		if err != nil {
-			t.Fatalf("%s: %v", describe(testSchema, e, c.f), err)
+			t.Fatalf("%s: %v", filtertest.Describe(testSchema, e, c.f), err)
 		}
 		s, err := Parse("SELECT " + e.PrimaryKey + " FROM " + e.Name + " WHERE " + where + " ORDER BY " + e.PrimaryKey)
 		if err != nil {
@@ -220,7 +221,7 @@ func TestWhereOnSQLite(t *testing.T) {
 		}
 		rows.Close()
 		if !slices.Equal(got, c.want) {
-			t.Errorf("%s\n  T-SQL  %s\n  SQLite %s %v\n  got %v, want %v", describe(testSchema, e, c.f), where, q.SQL, q.Args, got, c.want)
+			t.Errorf("%s\n  T-SQL  %s\n  SQLite %s %v\n  got %v, want %v", filtertest.Describe(testSchema, e, c.f), where, q.SQL, q.Args, got, c.want)
 		}
 	}
 }

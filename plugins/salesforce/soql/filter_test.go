@@ -4,14 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fieldsync/fieldsync/sdk"
+	"github.com/fieldsync/fieldsync/sdk/filtertest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -183,7 +182,7 @@ func TestGolden(t *testing.T) {
 				uc = *tc.uc
 			}
 			var b strings.Builder
-			fmt.Fprintf(&b, "entity: %s\nuser: %q\nfilter: %s\n---\n", tc.entity, uc.UserID, describe(testSchema, e, tc.f))
+			fmt.Fprintf(&b, "entity: %s\nuser: %q\nfilter: %s\n---\n", tc.entity, uc.UserID, filtertest.Describe(testSchema, e, tc.f))
 			out, err := Where(tc.f, testSchema, e, uc)
 			switch {
 			case err != nil:
@@ -199,26 +198,18 @@ func TestGolden(t *testing.T) {
 				}
 				fmt.Fprintf(&b, "%s\n", out)
 			}
-			compareGolden(t, tc.name, b.String())
+			filtertest.Golden(t, filtertest.Dir, tc.name, b.String(), *update)
 		})
 	}
 }
 
 // TestGoldenNoStrays catches golden files whose case was removed.
 func TestGoldenNoStrays(t *testing.T) {
-	names := map[string]bool{}
-	for _, tc := range cases {
-		names[tc.name+".txt"] = true
+	names := make([]string, len(cases))
+	for i, tc := range cases {
+		names[i] = tc.name
 	}
-	files, err := os.ReadDir(filepath.Join("testdata", "golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if !names[f.Name()] {
-			t.Errorf("testdata/golden/%s has no case", f.Name())
-		}
-	}
+	filtertest.NoStrays(t, filtertest.Dir, names)
 }
 
 // TestOps checks that Ops lists sdk operators only, that a golden case
@@ -289,71 +280,4 @@ func TestDefaultRelName(t *testing.T) {
 			t.Errorf("DefaultRelName(%q) = %q, want %q", field, got, want)
 		}
 	}
-}
-func compareGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name+".txt")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-// describe renders a filter for golden files, date-times readable.
-func describe(s *sdk.Schema, e *sdk.Entity, f *sdk.Filter) string {
-	if f == nil {
-		return "(none)"
-	}
-	switch f.Op {
-	case sdk.OpAnd, sdk.OpOr, sdk.OpNot:
-		parts := make([]string, len(f.Children))
-		for i, c := range f.Children {
-			parts[i] = describe(s, e, c)
-		}
-		return string(f.Op) + "(" + strings.Join(parts, ", ") + ")"
-	case sdk.OpLink:
-		var parent *sdk.Entity
-		if e != nil {
-			if fd := e.Field(f.Field); fd != nil && fd.Target != "" {
-				parent = s.Entity(fd.Target)
-			}
-		}
-		parts := make([]string, len(f.Children))
-		for i, c := range f.Children {
-			parts[i] = describe(s, parent, c)
-		}
-		return "link " + f.Field + "(" + strings.Join(parts, ", ") + ")"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", f.Field, f.Op)
-	dt := false
-	if e != nil {
-		if fd := e.Field(f.Field); fd != nil && fd.Type == sdk.TypeDateTime {
-			dt = true
-		}
-	}
-	for i, v := range f.Values {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte(' ')
-		if dt && v.Kind() == sdk.KindInt && f.Op != sdk.OpLastXDays && f.Op != sdk.OpNextXDays {
-			b.WriteString(v.Time().Format(time.RFC3339Nano))
-		} else {
-			b.WriteString(v.String())
-		}
-	}
-	return b.String()
 }
