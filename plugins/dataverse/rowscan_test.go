@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	mssql "github.com/microsoft/go-mssqldb"
+
 	"github.com/fieldsync/fieldsync/sdk"
 )
 
@@ -141,3 +143,16 @@ func FuzzParseItemMatchesTokens(f *testing.F) {
 }
 
 var _ = json.Delim('{')
+
+// TestFormatGUID: the TDS reader's GUID text is the driver's, lower-cased.
+func TestFormatGUID(t *testing.T) {
+	for _, raw := range [][16]byte{{}, {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0xff}} {
+		var u mssql.UniqueIdentifier
+		if err := u.Scan(raw[:]); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := formatGUID(u), strings.ToLower(u.String()); got != want {
+			t.Errorf("formatGUID %s, want %s", got, want)
+		}
+	}
+}

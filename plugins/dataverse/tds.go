@@ -230,7 +230,7 @@ func tdsGUID(v any) (string, error) {
 			if err := u.Scan(v); err != nil {
 				return "", err
 			}
-			return strings.ToLower(u.String()), nil
+			return formatGUID(u), nil
 		}
 		return canonicalGUID(string(v))
 	case string:
@@ -314,4 +314,21 @@ func tdsValue(f *field, v any) (sdk.Value, error) {
 		}
 	}
 	return sdk.Null(), fmt.Errorf("a %T cannot be read as %s", v, f.typ)
+}
+
+// formatGUID writes a GUID in canonical lower-case text without going
+// through fmt (a TDS read formats one or more per row).
+func formatGUID(u [16]byte) string {
+	const hexDigits = "0123456789abcdef"
+	var b [36]byte
+	j := 0
+	for i, x := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j], b[j+1] = hexDigits[x>>4], hexDigits[x&0xf]
+		j += 2
+	}
+	return string(b[:])
 }
