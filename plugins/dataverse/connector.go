@@ -107,6 +107,9 @@ type Connector struct {
 	paths   map[string]string // entity → "webapi" or "tds", the last full read's path
 
 	tds *tdsReader // nil without the tds setting
+
+	whoMu          sync.Mutex
+	whoUser, whoBU string // the calling user and business unit (WhoAmI), once asked
 }
 
 // Factory is the connector's sdk.Factory. Settings:

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fieldsync/fieldsync/plugins/dataverse/odata"
+	"github.com/fieldsync/fieldsync/plugins/dataverse/tsql"
 	"github.com/fieldsync/fieldsync/sdk"
 )
 
@@ -32,6 +34,11 @@ type fetchPlan struct {
 
 	tokenSig  string // what a token of this fetch may serve
 	cursorSig string // … and a cursor: the same plus the token it started from
+
+	// uc is who reads and when, for a filter written as T-SQL: the time
+	// is fixed for the whole read, the user filled in (WhoAmI) only when
+	// the filter needs it.
+	uc tsql.UserContext
 }
 
 // Fetch streams an entity's rows (see the package files token.go, keyed.go
@@ -88,7 +95,7 @@ func (c *Connector) plan(ctx context.Context, req sdk.FetchRequest) (*fetchPlan,
 	if e == nil {
 		return nil, sdk.Errorf(sdk.Permanent, "dataverse: fetch: unknown entity %q", req.Entity)
 	}
-	p := &fetchPlan{req: req, m: m, e: e, slots: map[string]int{}}
+	p := &fetchPlan{req: req, m: m, e: e, slots: map[string]int{}, uc: tsql.UserContext{Now: time.Now()}}
 	names := req.Fields
 	switch {
 	case req.IDsOnly:
@@ -143,6 +150,11 @@ func (c *Connector) plan(ctx context.Context, req sdk.FetchRequest) (*fetchPlan,
 func (c *Connector) fetch(ctx context.Context, p *fetchPlan, fn sdk.FetchFunc) error {
 	var cur cursor
 	var err error
+	if c.tds != nil && needsUser(p.req.Filter) {
+		if err := c.fillUser(ctx, &p.uc); err != nil {
+			return err
+		}
+	}
 	switch {
 	case p.req.Cursor != nil:
 		if cur, err = decodeCursor(p.req.Cursor, p.e.name, p.cursorSig); err != nil {

@@ -3,9 +3,12 @@ package dataverse
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -92,7 +95,7 @@ func (t *tdsReader) serves(p *fetchPlan) (bool, string) {
 			return false, "binary column " + f.name + " is not served over TDS"
 		}
 	}
-	if _, _, err := tsql.Where(p.req.Filter, p.m.schema, p.e.sdk, tsql.UserContext{Now: time.Now()}); err != nil {
+	if _, _, err := tsql.Where(p.req.Filter, p.m.schema, p.e.sdk, p.uc); err != nil {
 		return false, "the filter has no T-SQL form here: " + err.Error()
 	}
 	return true, ""
@@ -100,7 +103,7 @@ func (t *tdsReader) serves(p *fetchPlan) (bool, string) {
 
 // page reads one key range and hands it on as one page.
 func (t *tdsReader) page(ctx context.Context, p *fetchPlan, cur cursor, fn sdk.FetchFunc) (cursor, bool, error) {
-	where, args, err := tsql.Where(p.req.Filter, p.m.schema, p.e.sdk, tsql.UserContext{Now: time.Now()})
+	where, args, err := tsql.Where(p.req.Filter, p.m.schema, p.e.sdk, p.uc)
 	if err != nil {
 		return cur, false, err
 	}
@@ -331,4 +334,37 @@ func formatGUID(u [16]byte) string {
 		j += 2
 	}
 	return string(b[:])
+}
+
+// needsUser reports whether f has user-dependent operators.
+func needsUser(f *sdk.Filter) bool {
+	need := false
+	f.Walk(func(n *sdk.Filter) { need = need || n.Op.IsUserDependent() })
+	return need
+}
+
+// fillUser sets the calling user's id and business unit (WhoAmI, asked
+// once per connector), so eq-userid, ne-userid and eq-businessid filters
+// can be written as T-SQL. Teams stay unknown: eq-useroruserteams still
+// reads over the Web API, where the server knows them.
+func (c *Connector) fillUser(ctx context.Context, uc *tsql.UserContext) error {
+	c.whoMu.Lock()
+	defer c.whoMu.Unlock()
+	if c.whoUser == "" {
+		resp, err := c.http.do(ctx, request{Method: http.MethodGet, URL: "WhoAmI", What: "WhoAmI"})
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var who struct {
+			UserID         string `json:"UserId"`
+			BusinessUnitID string `json:"BusinessUnitId"`
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&who); err != nil || who.UserID == "" {
+			return sdk.Errorf(sdk.Permanent, "dataverse: WhoAmI: the answer names no user (%v)", err)
+		}
+		c.whoUser, c.whoBU = strings.ToLower(who.UserID), strings.ToLower(who.BusinessUnitID)
+	}
+	uc.UserID, uc.BusinessUnitID = c.whoUser, c.whoBU
+	return nil
 }

@@ -78,14 +78,26 @@ func TestTDSMatchesWebAPI(t *testing.T) {
 		t.Errorf("incremental after a tds read: %d rows", len(rows))
 	}
 
-	// A filter with no T-SQL form here (user operators need the user's
-	// ids) reads over the Web API.
+	// eq-userid reads over TDS (the connector asks WhoAmI for the user's
+	// id) and selects the same rows as over the Web API, where the server
+	// knows the user itself.
 	req = sdk.FetchRequest{Entity: "account", Filter: &sdk.Filter{Op: sdk.OpEqUserID, Field: "ownerid"}}
+	mine := fetchRecords(t, viaTDS, req)
+	if u, _ := viaTDS.Usage(context.Background()); u.Paths["account"] != "tds" {
+		t.Errorf("path of an eq-userid read: %q, want tds", u.Paths["account"])
+	}
+	if want := fetchRecords(t, web, req); len(mine) != len(want) || len(mine) == 0 {
+		t.Errorf("eq-userid over TDS: %d rows, over the Web API %d", len(mine), len(want))
+	}
+
+	// A filter with no T-SQL form here (the user's teams are not known
+	// to the connector) reads over the Web API.
+	req = sdk.FetchRequest{Entity: "account", Filter: &sdk.Filter{Op: sdk.OpEqUserOrUserTeams, Field: "ownerid"}}
 	if _, err := fetchAll(t, viaTDS, req); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := viaTDS.Usage(context.Background()); u.Paths["account"] != "webapi" {
-		t.Errorf("path of a user-filtered read: %q, want webapi", u.Paths["account"])
+		t.Errorf("path of an eq-useroruserteams read: %q, want webapi", u.Paths["account"])
 	}
 }
 
