@@ -158,7 +158,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case "/_emulator/requests":
 		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-		writeJSON(s.Requests(after))
+		writeJSON(s.requests(after, 1)) // this request is in flight itself
 	default:
 		fail(http.StatusNotFound, "no such admin endpoint")
 	}

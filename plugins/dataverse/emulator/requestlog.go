@@ -30,9 +30,47 @@ type requestLog struct {
 	max  int
 	next int64
 	log  []Request
+	// inflight counts requests being served: a client may hold its whole
+	// response before the handler returns and the request is logged, so
+	// reading the log first waits for those (settle).
+	inflight int
+	idle     *sync.Cond
 }
 
-func newRequestLog(max int) *requestLog { return &requestLog{max: max, next: 1} }
+func newRequestLog(max int) *requestLog {
+	l := &requestLog{max: max, next: 1}
+	l.idle = sync.NewCond(&l.mu)
+	return l
+}
+
+// settleWait bounds how long reading the log waits for requests in flight
+// (a request that streams for longer is simply not in the log yet).
+const settleWait = 2 * time.Second
+
+// settle waits, holding l.mu on return, until at most self requests are in
+// flight (1 when the caller is itself a logged request), or settleWait.
+func (l *requestLog) settle(self int) {
+	deadline := time.Now().Add(settleWait)
+	for l.inflight > self && time.Now().Before(deadline) {
+		// Cond has no timed wait: wake up periodically to check the time.
+		t := time.AfterFunc(50*time.Millisecond, func() { l.mu.Lock(); l.idle.Broadcast(); l.mu.Unlock() })
+		l.idle.Wait()
+		t.Stop()
+	}
+}
+
+func (l *requestLog) begin() {
+	l.mu.Lock()
+	l.inflight++
+	l.mu.Unlock()
+}
+
+func (l *requestLog) end() {
+	l.mu.Lock()
+	l.inflight--
+	l.idle.Broadcast()
+	l.mu.Unlock()
+}
 
 func (l *requestLog) add(r Request) {
 	l.mu.Lock()
@@ -48,9 +86,14 @@ func (l *requestLog) add(r Request) {
 
 // Requests returns the logged requests with an id above afterID, oldest
 // first (0: all kept).
-func (s *Server) Requests(afterID int64) []Request {
+func (s *Server) Requests(afterID int64) []Request { return s.requests(afterID, 0) }
+
+// requests reads the log once the requests in flight (other than self of
+// them: the admin endpoint's own) are logged.
+func (s *Server) requests(afterID int64, self int) []Request {
 	l := s.reqlog
 	l.mu.Lock()
+	l.settle(self)
 	defer l.mu.Unlock()
 	out := []Request{}
 	for _, r := range l.log {
@@ -66,6 +109,7 @@ func (s *Server) Requests(afterID int64) []Request {
 func (s *Server) LastRequestID() int64 {
 	l := s.reqlog
 	l.mu.Lock()
+	l.settle(0)
 	defer l.mu.Unlock()
 	return l.next - 1
 }
@@ -126,6 +170,8 @@ func (b *countingBody) Read(p []byte) (int, error) {
 func (s *Server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		s.reqlog.begin()
+		defer s.reqlog.end() // after the deferred logging below
 		lw := &loggedWriter{ResponseWriter: w}
 		body := &countingBody{ReadCloser: r.Body}
 		r.Body = body
