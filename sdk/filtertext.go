@@ -1272,21 +1272,8 @@ func canonicalGUID(s string) (string, bool) {
 	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
 		s = s[1:37]
 	}
-	if len(s) != 36 {
+	if !IsGUID(s) {
 		return "", false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", false
-			}
-		default:
-			if !(isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return "", false
-			}
-		}
 	}
 	return strings.ToLower(s), true
 }

@@ -239,21 +239,8 @@ func allDigits(s string) bool {
 
 // canonicalGUID checks 8-4-4-4-12 hex form and lowers it.
 func canonicalGUID(s string) (string, error) {
-	if len(s) != 36 {
+	if !sdk.IsGUID(s) {
 		return "", fmt.Errorf("%q is not a GUID", s)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", fmt.Errorf("%q is not a GUID", s)
-			}
-			continue
-		}
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return "", fmt.Errorf("%q is not a GUID", s)
-		}
 	}
 	return strings.ToLower(s), nil
 }

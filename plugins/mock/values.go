@@ -37,25 +37,7 @@ func isDecimal(s string) bool {
 
 // isGUID reports whether s is a GUID in canonical 8-4-4-4-12 form (any
 // case).
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+func isGUID(s string) bool { return sdk.IsGUID(s) }
 
 // pushArg checks a pushed value against its field and returns what is bound
 // for it. The error says what is wrong in terms a person fixes.

@@ -68,44 +68,17 @@ func startOfUTCDay(us int64) time.Time {
 // decimal checks that s is a plain decimal number ("-12.50") and returns it
 // without a leading plus.
 func decimal(s string) (string, error) {
-	d := strings.TrimPrefix(s, "+")
-	if d == s {
-		d = strings.TrimPrefix(s, "-")
-	}
-	intPart, frac, dot := strings.Cut(d, ".")
-	if intPart == "" || !digits(intPart) || (dot && (frac == "" || !digits(frac))) {
+	if !sdk.IsPlainDecimal(s) {
 		return "", fmt.Errorf("%q is not a decimal number", s)
 	}
 	return strings.TrimPrefix(s, "+"), nil
 }
 
-func digits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // guid checks that s is a GUID in canonical 8-4-4-4-12 form and returns it
 // in lower case (how the sdk carries ids).
 func guid(s string) (string, error) {
-	if len(s) != 36 {
+	if !sdk.IsGUID(s) {
 		return "", fmt.Errorf("%q is not a GUID", s)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", fmt.Errorf("%q is not a GUID", s)
-			}
-			continue
-		}
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return "", fmt.Errorf("%q is not a GUID", s)
-		}
 	}
 	return strings.ToLower(s), nil
 }

@@ -402,24 +402,10 @@ func dateTime(t time.Time) (string, error) {
 // decimal checks that s is a plain decimal number ("-12.50") and returns it
 // without a leading plus.
 func decimal(s string) (string, error) {
-	d := strings.TrimPrefix(s, "+")
-	if d == s {
-		d = strings.TrimPrefix(s, "-")
-	}
-	intPart, frac, dot := strings.Cut(d, ".")
-	if intPart == "" || !digits(intPart) || (dot && (frac == "" || !digits(frac))) {
+	if !sdk.IsPlainDecimal(s) {
 		return "", fmt.Errorf("%q is not a decimal number", s)
 	}
 	return strings.TrimPrefix(s, "+"), nil
-}
-
-func digits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // salesforceID checks that s is a Salesforce id: 15 (case-sensitive) or 18
