@@ -33,8 +33,13 @@
 // EntityTables for the full column list) is one table named by its logical
 // name, with one column per attribute:
 //
-//   - primary key: TEXT, a lower-case GUID (8-4-4-4-12), unique index
-//     <table>__pk; Web API pages walk it in order (keyset paging);
+//   - primary key: TEXT, a lower-case GUID (8-4-4-4-12), the table's
+//     PRIMARY KEY: tables are WITHOUT ROWID, stored in key order as
+//     Dataverse's SQL Server tables are clustered on theirs, so Web API
+//     keyset pages and TDS key ranges walk the table itself. annotation
+//     keeps a rowid (its document blobs are streamed by rowid) and a
+//     unique index annotation__pk on the key instead (layout 2; a file of
+//     layout 1 is refused: create it again);
 //   - text (string, memo): TEXT COLLATE NOCASE, so comparisons are
 //     case-insensitive as in Dataverse;
 //   - whole numbers and choices (option sets, statecode): INTEGER, the

@@ -22,7 +22,7 @@ type selection struct {
 	names   []string // $select as given, for @odata.context ("" = none)
 	cols    []int    // statement column of each attribute
 	typeCol []int    // statement column of a polymorphic lookup's target type (-1)
-	sqlCols string   // "t.rowid, t.versionnumber, …"
+	sqlCols string   // "t.rowid, t.versionnumber, …" (NULL for the rowid of a clustered table)
 }
 
 // newSelection builds the selection of $select (empty: every attribute).
@@ -60,7 +60,13 @@ func newSelection(e *Entity, sel string) (*selection, error) {
 			s.attrs = append(s.attrs, e.attr(e.PrimaryKey))
 		}
 	}
-	cols := []string{"t.rowid", "t.versionnumber"}
+	// Column 0 is the rowid file columns are streamed by; a clustered
+	// table has neither (see Entity.clustered), so it reads a constant.
+	rowid := "NULL"
+	if !e.clustered() {
+		rowid = "t.rowid"
+	}
+	cols := []string{rowid, "t.versionnumber"}
 	for _, a := range s.attrs {
 		s.cols = append(s.cols, len(cols))
 		if a.Kind == KindFile {

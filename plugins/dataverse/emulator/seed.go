@@ -1,10 +1,12 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,15 +61,33 @@ type seeder struct {
 	bu    string
 	ver   int64
 	buf   []byte
+	into  map[string]string // entity → the table its rows are generated into
 }
 
-func (g *seeder) guid() string {
+func (g *seeder) guid() string { return formatGUID(guidBytes(g.rng)) }
+
+// guidBytes draws a version-4 GUID's bytes; in this form (the version and
+// variant bits set) their order is the order of the GUIDs' text, as the
+// tables compare keys.
+func guidBytes(r *rand.Rand) [16]byte {
 	var b [16]byte
-	lo, hi := g.rng.Uint64(), g.rng.Uint64()
+	lo, hi := r.Uint64(), r.Uint64()
 	for i := 0; i < 8; i++ {
 		b[i], b[8+i] = byte(lo>>(8*i)), byte(hi>>(8*i))
 	}
-	return formatGUID(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return b
+}
+
+// mix64 is SplitMix64's finalizer: it spreads an account's index into a
+// random stream of its own.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func (g *seeder) pick(list []string) string { return list[g.rng.IntN(len(list))] }
@@ -85,11 +105,16 @@ func (g *seeder) next() int64 { g.ver++; return g.ver }
 // Seed generates realistic rows: accounts, and per account contacts,
 // opportunities and notes pointing at it, owned by seeded sales users,
 // with random GUID keys. Everything is written in one transaction with
-// the tables' indexes and triggers dropped and rebuilt after (the cheap
-// way to load random keys: append, then sort once); versions are numbered
-// in insert order from the clock. A million accounts take seconds.
-// Concurrent writers wait for the transaction; do not seed while a
-// client's writes must not be delayed.
+// the tables' secondary indexes and triggers dropped and rebuilt after;
+// versions are numbered from the clock, account by account (an account,
+// then its contacts, opportunities and notes). Random keys inserted one by
+// one into a table clustered on its key would each land on a random page,
+// so accounts are generated in key order (see seedAccounts) and the rows
+// of the other clustered tables go into unindexed staging tables (appends)
+// and then move in key order (one sort, then appends to the clustered
+// B-tree): the cheap ways to load random keys. A million accounts take
+// seconds. Concurrent writers wait for the transaction; do not seed while
+// a client's writes must not be delayed.
 func (s *Store) Seed(ctx context.Context, o SeedOptions) error {
 	if o.Accounts < 0 || o.ContactsPerAccount < 0 || o.OpportunitiesPerAccount < 0 || o.AnnotationsPerAccount < 0 || o.Users < 0 {
 		return errors.New("emulator: seed counts must not be negative")
@@ -122,11 +147,34 @@ func (s *Store) Seed(ctx context.Context, o SeedOptions) error {
 				}
 			}
 		}
+		g.into = map[string]string{}
+		for _, e := range tables {
+			g.into[e.Name] = quoteIdent(e.Name)
+			if !e.clustered() || e.Name == "account" {
+				continue // appends: a rowid table, or accounts made in key order
+			}
+			stage := quoteIdent("_seed_" + e.Name)
+			if err := c.db.Exec("DROP TABLE IF EXISTS temp." + stage + "; CREATE TEMP TABLE " + stage +
+				" AS SELECT * FROM main." + quoteIdent(e.Name) + " WHERE 0"); err != nil {
+				return fmt.Errorf("emulator: stage %s: %w", e.Name, err)
+			}
+			g.into[e.Name] = "temp." + stage
+		}
 		if err := g.seedUsers(c, o.Users); err != nil {
 			return err
 		}
 		if err := g.seedAccounts(ctx, c, o); err != nil {
 			return err
+		}
+		for _, e := range tables {
+			if !e.clustered() || e.Name == "account" {
+				continue
+			}
+			stage := "temp." + quoteIdent("_seed_"+e.Name)
+			if err := c.db.Exec("INSERT INTO main." + quoteIdent(e.Name) + " SELECT * FROM " + stage +
+				" ORDER BY " + quoteIdent(e.PrimaryKey) + "; DROP TABLE " + stage); err != nil {
+				return fmt.Errorf("emulator: load %s: %w", e.Name, err)
+			}
 		}
 		if err := c.exec(`UPDATE _clock SET version = ?1`, g.ver); err != nil {
 			return err
@@ -146,7 +194,7 @@ func (s *Store) Seed(ctx context.Context, o SeedOptions) error {
 }
 
 func (g *seeder) seedUsers(c *conn, n int) error {
-	st, _, err := c.db.Prepare(`INSERT INTO systemuser (systemuserid, firstname, lastname, fullname, domainname,
+	st, _, err := c.db.Prepare(`INSERT INTO ` + g.into["systemuser"] + ` (systemuserid, firstname, lastname, fullname, domainname,
 		internalemailaddress, isdisabled, _businessunitid_value, createdon, modifiedon, versionnumber)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, ?6, ?7, ?8, ?9)`)
 	if err != nil {
@@ -179,27 +227,27 @@ func (g *seeder) seedAccounts(ctx context.Context, c *conn, o SeedOptions) error
 	}
 	var ss seedStmts
 	var err error
-	if ss.acc, err = prep(`INSERT INTO account (accountid, name, accountnumber, telephone1, emailaddress1, address1_city,
+	if ss.acc, err = prep(`INSERT INTO ` + g.into["account"] + ` (accountid, name, accountnumber, telephone1, emailaddress1, address1_city,
 		numberofemployees, revenue, creditlimit, donotemail, industrycode, _primarycontactid_value, statecode, createdon, modifiedon,
 		_ownerid_value, owneridtype, _owningbusinessunit_value, versionnumber)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 'systemuser', ?17, ?18)`); err != nil {
 		return err
 	}
 	defer ss.acc.Close()
-	if ss.con, err = prep(`INSERT INTO contact (contactid, firstname, lastname, fullname, emailaddress1, telephone1, jobtitle,
+	if ss.con, err = prep(`INSERT INTO ` + g.into["contact"] + ` (contactid, firstname, lastname, fullname, emailaddress1, telephone1, jobtitle,
 		birthdate, _parentcustomerid_value, parentcustomeridtype, statecode, createdon, modifiedon,
 		_ownerid_value, owneridtype, _owningbusinessunit_value, versionnumber)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'account', ?10, ?11, ?12, ?13, 'systemuser', ?14, ?15)`); err != nil {
 		return err
 	}
 	defer ss.con.Close()
-	if ss.opp, err = prep(`INSERT INTO opportunity (opportunityid, name, estimatedvalue, closeprobability, estimatedclosedate,
+	if ss.opp, err = prep(`INSERT INTO ` + g.into["opportunity"] + ` (opportunityid, name, estimatedvalue, closeprobability, estimatedclosedate,
 		_parentaccountid_value, statecode, createdon, modifiedon, _ownerid_value, owneridtype, _owningbusinessunit_value, versionnumber)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'systemuser', ?11, ?12)`); err != nil {
 		return err
 	}
 	defer ss.opp.Close()
-	if ss.ann, err = prep(`INSERT INTO annotation (annotationid, subject, notetext, filename, mimetype, documentbody, filesize,
+	if ss.ann, err = prep(`INSERT INTO ` + g.into["annotation"] + ` (annotationid, subject, notetext, filename, mimetype, documentbody, filesize,
 		isdocument, _objectid_value, objecttypecode, createdon, modifiedon, _ownerid_value, owneridtype,
 		_owningbusinessunit_value, versionnumber)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'account', ?10, ?11, ?12, 'systemuser', ?13, ?14)`); err != nil {
@@ -212,11 +260,36 @@ func (g *seeder) seedAccounts(ctx context.Context, c *conn, o SeedOptions) error
 		return err
 	}
 	doc := make([]byte, 4096)
-	for i := 0; i < o.Accounts; i++ {
-		if i%4096 == 0 && ctx.Err() != nil {
+	// Accounts go into their clustered table in key order, so each insert
+	// appends to the B-tree instead of landing on a random page, with no
+	// staging and no sort of whole rows: first every account's key is
+	// drawn (from a stream of its own) and the keys sorted, then each
+	// account is generated, in key order, from a random stream of its own
+	// (so its data does not depend on the order). Its versions are the
+	// block its index gives it: versions follow the accounts' index, not
+	// their keys, as on a real table where keys are random.
+	type accountKey struct {
+		id [16]byte
+		i  int
+	}
+	keys := make([]accountKey, o.Accounts)
+	kr := rand.New(rand.NewPCG(uint64(o.Seed), 0xacc0))
+	for i := range keys {
+		keys[i] = accountKey{guidBytes(kr), i}
+	}
+	slices.SortFunc(keys, func(a, b accountKey) int { return bytes.Compare(a.id[:], b.id[:]) })
+	perAccount := int64(1 + o.ContactsPerAccount + o.OpportunitiesPerAccount + o.AnnotationsPerAccount)
+	ver0 := g.ver
+	pcg := rand.NewPCG(0, 0)
+	g.rng = rand.New(pcg)
+	for n, k := range keys {
+		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		accID := g.guid()
+		i := k.i
+		pcg.Seed(uint64(o.Seed), mix64(uint64(i)))
+		g.ver = ver0 + int64(i)*perAccount
+		accID := formatGUID(k.id)
 		owner := g.pick(g.users)
 		var contactIDs []string
 		for j := 0; j < o.ContactsPerAccount; j++ {
@@ -295,6 +368,7 @@ func (g *seeder) seedAccounts(ctx context.Context, c *conn, o SeedOptions) error
 			}
 		}
 	}
+	g.ver = ver0 + int64(o.Accounts)*perAccount
 	return nil
 }
 

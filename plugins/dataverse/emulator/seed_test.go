@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,7 +41,7 @@ func TestSeed(t *testing.T) {
 		t.Errorf("%d duplicate versions", dup)
 	}
 	// Triggers are back: a plain-SQL edit moves the clock.
-	if err := st.Exec(ctx, `UPDATE account SET name = 'x' WHERE rowid = 1`); err != nil {
+	if err := st.Exec(ctx, `UPDATE account SET name = 'x' WHERE accountid = (SELECT min(accountid) FROM account)`); err != nil {
 		t.Fatal(err)
 	}
 	if v2, _ := st.Version(ctx); v2 != v+1 {
@@ -55,8 +56,9 @@ func TestSeed(t *testing.T) {
 	if err := st2.Seed(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := st.QueryText(ctx, `SELECT group_concat(accountid) FROM (SELECT accountid FROM account ORDER BY rowid LIMIT 5)`)
-	b, _ := st2.QueryText(ctx, `SELECT group_concat(accountid) FROM (SELECT accountid FROM account ORDER BY rowid LIMIT 5)`)
+	// (In generation order: the version; account has no rowid.)
+	a, _ := st.QueryText(ctx, `SELECT group_concat(accountid) FROM (SELECT accountid FROM account ORDER BY versionnumber LIMIT 5)`)
+	b, _ := st2.QueryText(ctx, `SELECT group_concat(accountid) FROM (SELECT accountid FROM account ORDER BY versionnumber LIMIT 5)`)
 	if a != b || a == "" {
 		t.Errorf("seeded ids differ: %s vs %s", a, b)
 	}
@@ -80,4 +82,29 @@ func TestSeedMillion(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d accounts in %v", n, time.Since(start))
+}
+
+// TestLayout: entity tables are clustered on their key (WITHOUT ROWID),
+// but for annotation (streamed blobs need a rowid), and a file of the old
+// layout is refused with a clear error rather than read.
+func TestLayout(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "l.db")
+	st, err := OpenStore(ctx, path, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int64{"account": 1, "contact": 1, "systemuser": 1, "annotation": 0} {
+		wr, err := st.QueryInt(ctx, `SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1`, name)
+		if err != nil || wr != want {
+			t.Errorf("%s: without rowid %d (%v), want %d", name, wr, err, want)
+		}
+	}
+	if _, err := st.ExecArgs(ctx, `UPDATE _meta SET value = 1 WHERE key = 'layout'`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, err := OpenStore(ctx, path, 2); err == nil || !strings.Contains(err.Error(), "older emulator") || !strings.Contains(err.Error(), "create it again") {
+		t.Errorf("opening a layout 1 file: %v", err)
+	}
 }

@@ -19,7 +19,10 @@ const (
 	busyTimeout    = 30 * time.Second
 	maxCachedStmts = 128
 	defaultPool    = 8
-	layoutVersion  = 1
+	// layoutVersion 2: entity tables are clustered on their primary key
+	// (WITHOUT ROWID), except those with streamed blobs (see clustered).
+	// Layout 1 kept every entity in a rowid table with a unique key index.
+	layoutVersion = 2
 )
 
 // nowMicrosSQL is the current time as stored for datetimes: Unix
@@ -346,7 +349,7 @@ func (s *Store) layout(ctx context.Context) error {
 				return err
 			}
 			if v != layoutVersion {
-				return fmt.Errorf("emulator: %s has layout %d, this build reads %d", s.path, v, layoutVersion)
+				return layoutError(s.path, v)
 			}
 			return nil
 		}
@@ -408,19 +411,62 @@ CREATE TABLE _upload_block (
 );
 `
 
-func tableDDL(e *Entity) string {
-	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n\t%s\n);\n", quoteIdent(e.Name), strings.Join(columnsDDL(e), ",\n\t"))
+// layoutError explains why a file of another layout is not opened: the
+// emulator never reads (or rewrites) a layout it does not know.
+func layoutError(path string, v int64) error {
+	if v < layoutVersion {
+		return fmt.Errorf("emulator: %s was laid out by an older emulator (layout %d, entity tables keyed by rowid); "+
+			"this build keeps each entity table clustered on its primary key (layout %d) and does not convert files: "+
+			"delete the file and create it again, seeding it anew (fieldsync emulator dataverse --db <file> --seed-accounts <n>)",
+			path, v, layoutVersion)
+	}
+	return fmt.Errorf("emulator: %s has layout %d, newer than this build reads (%d); use a newer emulator or a new file", path, v, layoutVersion)
 }
 
-// indexDDL lists an entity's indexes: the primary key (unique; keyset
-// paging walks it), the row version (delta reads range over it) and each
-// lookup column (children by parent, cascades).
+// tableDDL creates an entity's table. As in Dataverse, whose tables are
+// SQL Server tables clustered on their primary key, the rows are stored in
+// key order (WITHOUT ROWID, the key the PRIMARY KEY): a key-ordered read
+// (a TDS key range, a Web API keyset page) walks the table itself, leaf
+// after leaf, instead of a key index with one table lookup per row; a
+// secondary index holds the key, so a keys-only read by version is
+// index-only.
+//
+// A table with file columns keeps a rowid (see clustered).
+func tableDDL(e *Entity) string {
+	if !e.clustered() {
+		return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n\t%s\n);\n", quoteIdent(e.Name), strings.Join(columnsDDL(e), ",\n\t"))
+	}
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n\t%s,\n\tPRIMARY KEY (%s)\n) WITHOUT ROWID;\n",
+		quoteIdent(e.Name), strings.Join(columnsDDL(e), ",\n\t"), quoteIdent(e.PrimaryKey))
+}
+
+// clustered reports whether an entity's table is stored in primary key
+// order (WITHOUT ROWID). Tables with a file column (annotation.documentbody)
+// are not: the emulator streams those blobs with SQLite's incremental blob
+// I/O, which addresses a row by its rowid, so a document of any size is
+// written and read in pieces, never held whole in memory. Reading a blob in
+// pieces without it (substr) would load the whole value for every piece.
+// Such a table keeps a rowid and a unique index on its key instead.
+func (e *Entity) clustered() bool {
+	for _, a := range e.Attributes {
+		if a.Kind == KindFile {
+			return false
+		}
+	}
+	return true
+}
+
+// indexDDL lists an entity's indexes: for a table with a rowid the primary
+// key (unique; keyset paging walks it; a clustered table is its own key
+// index), the row version (delta reads range over it) and each lookup
+// column (children by parent, cascades).
 func indexDDL(e *Entity) []string {
 	t := e.Name
-	out := []string{
-		fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (%s)", quoteIdent(t+"__pk"), quoteIdent(t), quoteIdent(e.PrimaryKey)),
-		fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (versionnumber)", quoteIdent(t+"__version"), quoteIdent(t)),
+	var out []string
+	if !e.clustered() {
+		out = append(out, fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (%s)", quoteIdent(t+"__pk"), quoteIdent(t), quoteIdent(e.PrimaryKey)))
 	}
+	out = append(out, fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (versionnumber)", quoteIdent(t+"__version"), quoteIdent(t)))
 	for _, a := range e.Attributes {
 		if a.Kind == KindLookup {
 			out = append(out, fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)",
@@ -431,7 +477,11 @@ func indexDDL(e *Entity) []string {
 }
 
 func indexNames(e *Entity) []string {
-	out := []string{e.Name + "__pk", e.Name + "__version"}
+	var out []string
+	if !e.clustered() {
+		out = append(out, e.Name+"__pk")
+	}
+	out = append(out, e.Name+"__version")
 	for _, a := range e.Attributes {
 		if a.Kind == KindLookup {
 			out = append(out, e.Name+"__"+a.Name)
@@ -453,7 +503,8 @@ func triggerNames(e *Entity) []string {
 //   - delete: a tombstone at the next version.
 //
 // The insert trigger's stamping UPDATE changes versionnumber, so the update
-// trigger's WHEN is false for it: every write moves the clock once.
+// trigger's WHEN is false for it: every write moves the clock once. The
+// stamping UPDATEs find the row by its key: clustered tables have no rowid.
 func triggerDDL(e *Entity) string {
 	t, pk, lit := quoteIdent(e.Name), quoteIdent(e.PrimaryKey), "'"+e.Name+"'"
 	return fmt.Sprintf(`
@@ -462,7 +513,7 @@ CREATE TRIGGER IF NOT EXISTS %[4]s AFTER INSERT ON %[1]s BEGIN
 	UPDATE %[1]s SET versionnumber = (SELECT version FROM _clock),
 		createdon = coalesce(NEW.createdon, %[7]s),
 		modifiedon = coalesce(NEW.modifiedon, NEW.createdon, %[7]s)
-		WHERE rowid = NEW.rowid;
+		WHERE %[2]s = NEW.%[2]s;
 	DELETE FROM _tombstone WHERE entity = %[3]s AND id = NEW.%[2]s;
 END;
 CREATE TRIGGER IF NOT EXISTS %[5]s AFTER UPDATE ON %[1]s
@@ -470,7 +521,7 @@ WHEN NEW.versionnumber IS OLD.versionnumber BEGIN
 	UPDATE _clock SET version = version + 1;
 	UPDATE %[1]s SET versionnumber = (SELECT version FROM _clock),
 		modifiedon = CASE WHEN NEW.modifiedon IS OLD.modifiedon THEN %[7]s ELSE NEW.modifiedon END
-		WHERE rowid = NEW.rowid;
+		WHERE %[2]s = NEW.%[2]s;
 END;
 CREATE TRIGGER IF NOT EXISTS %[6]s AFTER DELETE ON %[1]s BEGIN
 	UPDATE _clock SET version = version + 1;

@@ -144,7 +144,8 @@ func (k *call) insertRow(c *conn, e *Entity, id string, fs *fieldSet) (int64, er
 	if err := c.exec("INSERT INTO "+quoteIdent(e.Name)+" ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(ph, ", ")+")", args...); err != nil {
 		return 0, err
 	}
-	v, _, err := c.queryInt("SELECT versionnumber FROM "+quoteIdent(e.Name)+" WHERE rowid = ?1", c.db.LastInsertRowID())
+	// By key, not LastInsertRowID: clustered tables have no rowid.
+	v, _, err := rowVersion(c, e, id)
 	return v, err
 }
 

@@ -268,20 +268,36 @@ func (c *Column) appendValue(b []byte, v any) ([]byte, error) {
 		if !ok {
 			return bad()
 		}
-		u := utf16.Encode([]rune(s))
-		if c.Size > 0 {
-			if len(u) > c.Size {
-				return nil, fmt.Errorf("column %s: a value of %d characters exceeds nvarchar(%d)", c.Name, len(u), c.Size)
-			}
-			b = binary.LittleEndian.AppendUint16(b, uint16(2*len(u)))
-		} else {
-			b = binary.LittleEndian.AppendUint64(b, uint64(2*len(u)))
-			if len(u) > 0 {
-				b = binary.LittleEndian.AppendUint32(b, uint32(2*len(u)))
+		// UTF-16 straight from the string, as utf16.Encode([]rune(s))
+		// would give (invalid UTF-8 becomes U+FFFD), without the two
+		// copies per value: every text cell of every row passes here.
+		n := 0
+		for _, r := range s {
+			if r >= 0x10000 {
+				n += 2
+			} else {
+				n++
 			}
 		}
-		for _, x := range u {
-			b = binary.LittleEndian.AppendUint16(b, x)
+		if c.Size > 0 {
+			if n > c.Size {
+				return nil, fmt.Errorf("column %s: a value of %d characters exceeds nvarchar(%d)", c.Name, n, c.Size)
+			}
+			b = binary.LittleEndian.AppendUint16(b, uint16(2*n))
+		} else {
+			b = binary.LittleEndian.AppendUint64(b, uint64(2*n))
+			if n > 0 {
+				b = binary.LittleEndian.AppendUint32(b, uint32(2*n))
+			}
+		}
+		for _, r := range s {
+			if r >= 0x10000 {
+				r1, r2 := utf16.EncodeRune(r)
+				b = binary.LittleEndian.AppendUint16(b, uint16(r1))
+				b = binary.LittleEndian.AppendUint16(b, uint16(r2))
+				continue
+			}
+			b = binary.LittleEndian.AppendUint16(b, uint16(r))
 		}
 		if c.Size == 0 {
 			b = binary.LittleEndian.AppendUint32(b, 0) // PLP terminator
@@ -402,13 +418,37 @@ func guidBytes(v any) ([16]byte, error) {
 		if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 			return g, fmt.Errorf("%q is not a GUID", x)
 		}
-		h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-		if _, err := hex.Decode(g[:], []byte(h)); err != nil {
-			return g, fmt.Errorf("%q is not a GUID", x)
+		// Decoded in place (no concatenated copy): every key of every
+		// row passes here.
+		j := 0
+		for i := 0; i < 36; i += 2 {
+			if i == 8 || i == 13 || i == 18 || i == 23 {
+				i-- // skip the dash; the loop's += 2 lands past it
+				continue
+			}
+			hi, ok1 := unhex(s[i])
+			lo, ok2 := unhex(s[i+1])
+			if !ok1 || !ok2 {
+				return g, fmt.Errorf("%q is not a GUID", x)
+			}
+			g[j] = hi<<4 | lo
+			j++
 		}
 		return g, nil
 	}
 	return g, fmt.Errorf("cannot send %T as a GUID", v)
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // formatGUID writes 16 bytes in text order as a lower-case GUID.
@@ -463,16 +503,34 @@ func (c *Column) appendDecimal(b []byte, v any) ([]byte, error) {
 		}
 		text = fmt.Sprint(i)
 	}
+	p := c.prec()
+	size := decimalSize(p)
+	if neg, mag, ok := scaleSmallDecimal(text, int(c.Scale)); ok && (p >= 19 || mag < pow10(p)) {
+		// The common case (money, every row) without math/big: the same
+		// bytes, the magnitude little-endian.
+		b = append(b, byte(size))
+		if neg && mag != 0 {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+		}
+		for i := 0; i < size-1; i++ {
+			if i < 8 {
+				b = append(b, byte(mag>>(8*i)))
+			} else {
+				b = append(b, 0)
+			}
+		}
+		return b, nil
+	}
 	neg, mag, err := scaleDecimal(text, int(c.Scale))
 	if err != nil {
 		return nil, fmt.Errorf("column %s: %w", c.Name, err)
 	}
-	p := c.prec()
 	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(p)), nil)
 	if mag.Cmp(limit) >= 0 {
 		return nil, fmt.Errorf("column %s: %s overflows decimal(%d,%d)", c.Name, text, p, c.Scale)
 	}
-	size := decimalSize(p)
 	b = append(b, byte(size))
 	if neg && mag.Sign() != 0 {
 		b = append(b, 0)
@@ -484,6 +542,50 @@ func (c *Column) appendDecimal(b []byte, v any) ([]byte, error) {
 		b = append(b, words[i])
 	}
 	return b, nil
+}
+
+// scaleSmallDecimal is scaleDecimal for text whose scaled magnitude has at
+// most 18 digits (it fits a uint64 with room for the rounding); ok is
+// false for anything else, which scaleDecimal then handles (or rejects).
+func scaleSmallDecimal(s string, scale int) (neg bool, mag uint64, ok bool) {
+	t := s
+	if strings.HasPrefix(t, "-") {
+		neg, t = true, t[1:]
+	} else {
+		t = strings.TrimPrefix(t, "+")
+	}
+	intPart, frac, _ := strings.Cut(t, ".")
+	if intPart == "" && frac == "" || !allDigits(intPart) || !allDigits(frac) || len(intPart)+scale > 18 || len(t) > 80 {
+		return false, 0, false
+	}
+	round := false
+	if len(frac) > scale {
+		round = frac[scale] >= '5'
+		frac = frac[:scale]
+	}
+	for i := 0; i < len(intPart); i++ {
+		mag = mag*10 + uint64(intPart[i]-'0')
+	}
+	for i := 0; i < scale; i++ {
+		d := uint64(0)
+		if i < len(frac) {
+			d = uint64(frac[i] - '0')
+		}
+		mag = mag*10 + d
+	}
+	if round {
+		mag++
+	}
+	return neg, mag, true
+}
+
+// pow10 is 10^p for p <= 19.
+func pow10(p uint8) uint64 {
+	n := uint64(1)
+	for range p {
+		n *= 10
+	}
+	return n
 }
 
 // scaleDecimal parses decimal text into sign and magnitude × 10^scale,
