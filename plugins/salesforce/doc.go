@@ -1,7 +1,14 @@
-// Package salesforce will be the Salesforce connector: OAuth2, SOQL reads
-// through simpleforce where it serves, replication (updated/deleted)
-// windows, sObject Collections for uploads, and an emulator of the REST API.
-// The same source builds as a subprocess and as a WASM plugin.
+// Package salesforce is the Salesforce connector: OAuth2 sign-in (password,
+// client credentials, JWT bearer, refresh token), SOQL reads keyed on Id
+// and SystemModstamp, deletes from queryAll and the deleted/ windows, and
+// idempotent writes through composite sObject Collections. The same source
+// builds as a subprocess plugin and as a WASM plugin (SetHTTPClient), so it
+// opens no sockets or files of its own.
 //
-// Nothing is implemented yet; see README.md for the plan.
+// Files by concern: settings.go (Factory's settings), auth.go (sign-in),
+// force.go (the only user of simpleforce, and why), errors.go (error arrays
+// and kinds), describe.go (schema), rows.go (values on the wire), fetch.go
+// and incremental.go (reads), token.go (tokens and cursors), composite.go
+// and push.go (writes), documents.go (files and attachments). The emulator
+// lives in the emulator package beside it.
 package salesforce
