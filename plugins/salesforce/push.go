@@ -329,6 +329,9 @@ func (c *Connector) lookup(ctx context.Context, ps []*pending) (*lookups, error)
 		if g.o.changeID {
 			fields = append(fields, c.cfg.changeIDField)
 		}
+		if g.by != "Id" && g.by != c.cfg.changeIDField {
+			fields = append(fields, g.by) // the key the rows are matched back by
+		}
 		if g.by == "Id" {
 			// Conflicts answer the server's row: read it all now.
 			for _, f := range g.o.entity.Fields {
