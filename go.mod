@@ -46,7 +46,21 @@ require (
 )
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	github.com/golang-sql/civil v0.0.0-20220223132316-b832511892a9 // indirect
+	github.com/golang-sql/sqlexp v0.1.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/microsoft/go-mssqldb v1.11.2 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+	github.com/shopspring/decimal v1.4.0 // indirect
+	github.com/simpleforce/simpleforce v0.0.0-20220429021116-acf4ac67ef68 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/oauth2 v0.38.0 // indirect
+)
+
+require (
 	github.com/fieldsync/fieldsync/plugins/dataverse v0.0.0
+	github.com/fieldsync/fieldsync/plugins/salesforce v0.0.0
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 )
@@ -54,3 +68,5 @@ require (
 replace github.com/fieldsync/fieldsync/plugins/mock => ./plugins/mock
 
 replace github.com/fieldsync/fieldsync/plugins/dataverse => ./plugins/dataverse
+
+replace github.com/fieldsync/fieldsync/plugins/salesforce => ./plugins/salesforce

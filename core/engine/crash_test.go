@@ -24,7 +24,8 @@ import (
 const envCrashChild = "FIELDSYNC_ENGINE_CRASH_CHILD"
 
 func TestMain(m *testing.M) {
-	dataverseChild() // the Dataverse plugin or kill child: does its job and exits (dataverse_test.go)
+	dataverseChild()  // the Dataverse plugin or kill child: does its job and exits (dataverse_test.go)
+	salesforceChild() // the same for Salesforce (salesforce_test.go)
 	if spec := os.Getenv(envCrashChild); spec != "" {
 		os.Exit(crashChild(spec))
 	}
