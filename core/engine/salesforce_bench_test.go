@@ -131,7 +131,7 @@ func BenchmarkSalesforce(b *testing.B) {
 				calls++
 			}
 		}
-		b.Logf("the whole sync made %d API calls", srv.APICalls()-calls0)
+		b.Logf("the whole sync made %d API calls; download %+v", srv.APICalls()-calls0, lg.Entities[0])
 		up := float64(changes) / elapsed.Seconds()
 		b.ReportMetric(up, "upload-changes/s")
 		b.ReportMetric(float64(calls)*10_000/changes, "calls/10k-changes")

@@ -207,9 +207,13 @@ func (t *table) buildSQL() {
 	// A row is skipped when its version is known and unchanged; an empty
 	// version (a backend that keeps none) says nothing, so the row is written.
 	// A row the device pushed is written at any version (see _fs_refresh).
+	// The refresh check is a correlated EXISTS on _fs_refresh's key: an
+	// "IN (SELECT id ...)" there is materialised again at every execution,
+	// which made each downloaded row cost a pass over every row pushed
+	// (2.6 ms a row after a 10,000-change upload).
 	t.upsertSQL = fmt.Sprintf("%s ON CONFLICT (%s) DO UPDATE SET %s WHERE excluded._fs_version = '' OR _fs_version IS NOT excluded._fs_version"+
-		" OR excluded.%s IN (SELECT id FROM _fs_refresh WHERE entity = %s)",
-		t.insertSQL, quoteIdent(t.pk), strings.Join(set, ", "), quoteIdent(t.pk), quoteString(t.name))
+		" OR EXISTS (SELECT 1 FROM _fs_refresh WHERE entity = %s AND id = excluded.%s)",
+		t.insertSQL, quoteIdent(t.pk), strings.Join(set, ", "), quoteString(t.name), quoteIdent(t.pk))
 	t.deleteSQL = fmt.Sprintf("DELETE FROM %s WHERE %s = ?", q, quoteIdent(t.pk))
 	t.selectSQL = fmt.Sprintf("SELECT %s FROM %s WHERE %s = ?", strings.Join(cols, ", "), q, quoteIdent(t.pk))
 }
