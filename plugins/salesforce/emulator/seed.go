@@ -24,7 +24,10 @@ var cities = []string{"Lisbon", "Oslo", "Lyon", "Austin", "Osaka", "Nairobi", "K
 
 // Seed fills the org deterministically (same options, same rows and ids)
 // in one transaction with prepared inserts in key order. Seeded rows carry
-// one shared stamp, the org clock's next.
+// one shared stamp: a day before now (an org's existing data was written
+// before anyone syncs it, so a connector's overlap window right after its
+// first read does not hold the whole org), or the org clock's next when
+// the org has writes later than that.
 func (s *Server) Seed(ctx context.Context, o SeedOptions) error {
 	if o.Accounts < 0 || o.ContactsPerAccount < 0 || o.OpportunitiesPerAccount < 0 || o.DocumentsPerAccount < 0 || o.Users < 0 {
 		return fmt.Errorf("emulator: seed counts must not be negative")
@@ -35,7 +38,7 @@ func (s *Server) Seed(ctx context.Context, o SeedOptions) error {
 		if err != nil {
 			return err
 		}
-		stamp := max(s.now().UnixMilli(), last+1)
+		stamp := max(s.now().Add(-24*time.Hour).UnixMilli(), last+1)
 		if err := c.exec(`UPDATE _clock SET last = ?1`, stamp); err != nil {
 			return err
 		}
