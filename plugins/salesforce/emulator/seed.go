@@ -24,10 +24,10 @@ var cities = []string{"Lisbon", "Oslo", "Lyon", "Austin", "Osaka", "Nairobi", "K
 
 // Seed fills the org deterministically (same options, same rows and ids)
 // in one transaction with prepared inserts in key order. Seeded rows carry
-// one shared stamp: a day before now (an org's existing data was written
-// before anyone syncs it, so a connector's overlap window right after its
-// first read does not hold the whole org), or the org clock's next when
-// the org has writes later than that.
+// one shared stamp: in an org without records, a day before now (an org's
+// existing data was written before anyone syncs it, so a connector's
+// overlap window right after its first read does not hold the whole org);
+// otherwise the org clock's next.
 func (s *Server) Seed(ctx context.Context, o SeedOptions) error {
 	if o.Accounts < 0 || o.ContactsPerAccount < 0 || o.OpportunitiesPerAccount < 0 || o.DocumentsPerAccount < 0 || o.Users < 0 {
 		return fmt.Errorf("emulator: seed counts must not be negative")
@@ -38,8 +38,18 @@ func (s *Server) Seed(ctx context.Context, o SeedOptions) error {
 		if err != nil {
 			return err
 		}
-		stamp := max(s.now().Add(-24*time.Hour).UnixMilli(), last+1)
-		if err := c.exec(`UPDATE _clock SET last = ?1`, stamp); err != nil {
+		// A fresh org (no records yet; the clock holds only its creation
+		// time) gets history a day old, and the clock does not move back.
+		// An org with records gets the clock's next stamp, so a device that
+		// synced before the seed still sees the new rows as changes.
+		written, _, err := c.queryInt(`SELECT (SELECT count(*) FROM "Account") + (SELECT count(*) FROM "Contact") + (SELECT count(*) FROM "Opportunity")`)
+		if err != nil {
+			return err
+		}
+		stamp := last + 1
+		if written == 0 {
+			stamp = min(s.now().Add(-24*time.Hour).UnixMilli(), last)
+		} else if err := c.exec(`UPDATE _clock SET last = ?1`, stamp); err != nil {
 			return err
 		}
 		// Sequence numbers continue past earlier seeds, so ids stay unique.
