@@ -162,7 +162,7 @@ func (c *Connector) Info(ctx context.Context) (sdk.Info, error) {
 		ProtocolMinor: sdk.ProtocolMinor,
 		Capabilities: []sdk.Capability{
 			sdk.CapNativeDeletes, sdk.CapUpsertExternalID, sdk.CapServerSideFilters,
-			sdk.CapUsage, sdk.CapDocuments,
+			sdk.CapUsage, sdk.CapDocuments, sdk.CapWriteDocuments,
 		},
 		FilterOps: append([]sdk.FilterOp(nil), soql.Ops...),
 	}, nil

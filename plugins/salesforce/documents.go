@@ -1,10 +1,17 @@
 package salesforce
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,7 +169,7 @@ func (c *Connector) listFiles(ctx context.Context, entity, owners, k1, k2 string
 	versions := map[string]simpleforce.SObject{}
 	if len(docIDs) > 0 {
 		slices.Sort(docIDs)
-		rows, err := c.queryAll(ctx, "SELECT Id, ContentDocumentId, Title, PathOnClient, FileType, ContentSize, SystemModstamp FROM ContentVersion WHERE IsLatest = true AND ContentDocumentId IN ("+quoteIDs(slices.Compact(docIDs))+")", "list file versions of "+entity)
+		rows, err := c.queryAll(ctx, "SELECT "+versionFields+" FROM ContentVersion WHERE IsLatest = true AND ContentDocumentId IN ("+quoteIDs(slices.Compact(docIDs))+")", "list file versions of "+entity)
 		if err != nil {
 			return nil, "", "", err
 		}
@@ -176,21 +183,29 @@ func (c *Connector) listFiles(ctx context.Context, entity, owners, k1, k2 string
 		if !ok || !validID(str(v, "Id")) {
 			continue // a document without a visible latest version
 		}
-		name := str(v, "PathOnClient")
-		if name == "" {
-			name = str(v, "Title")
-		}
-		out = append(out, sdk.Document{
-			ID: kindVersion + "/" + str(v, "Id"), Entity: entity, RecordID: str(l, "LinkedEntityId"),
-			Name: name, MimeType: mimeOf(str(v, "FileType")), Size: num(v, "ContentSize"),
-			Modified: when(v, "SystemModstamp"), Version: str(v, "SystemModstamp"),
-		})
+		out = append(out, versionDoc(entity, str(l, "LinkedEntityId"), v))
 	}
 	if !more {
 		return out, "", "", nil
 	}
 	last := links[len(links)-1]
 	return out, str(last, "ContentDocumentId"), str(last, "LinkedEntityId"), nil
+}
+
+// versionFields are the ContentVersion fields a document is made of.
+const versionFields = "Id, ContentDocumentId, Title, PathOnClient, FileType, ContentSize, SystemModstamp"
+
+// versionDoc is the document of a ContentVersion row linked to owner.
+func versionDoc(entity, owner string, v simpleforce.SObject) sdk.Document {
+	name := str(v, "PathOnClient")
+	if name == "" {
+		name = str(v, "Title")
+	}
+	return sdk.Document{
+		ID: kindVersion + "/" + str(v, "Id"), Entity: entity, RecordID: owner,
+		Name: name, MimeType: mimeOf(str(v, "FileType")), Size: num(v, "ContentSize"),
+		Modified: when(v, "SystemModstamp"), Version: str(v, "SystemModstamp"),
+	}
 }
 
 func (c *Connector) listAttachments(ctx context.Context, entity, owners, k1 string, limit int) ([]sdk.Document, string, error) {
@@ -348,3 +363,211 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// WriteDocument implements sdk.DocumentWriter the way the REST API
+// Developer Guide inserts blob data ("Insert or Update Blob Data"): a
+// ContentVersion published to the record (FirstPublishLocationId, which
+// also creates its ContentDocument and ContentDocumentLink), POSTed as
+// multipart/form-data: a JSON part "entity_content" with the fields, then
+// the file's bytes as part "VersionData". The bytes stream from r through
+// a pipe, never whole in memory and never base64-encoded. With doc.Size
+// known the request has a Content-Length; with -1 it is sent chunked and
+// the bytes are counted. A reader that yields another count than doc.Size
+// fails the call (Permanent) and the request is cut before its closing
+// boundary, so nothing is stored. Salesforce assigns the ids: a doc.ID is
+// not used. The answer is the version as ListDocuments reports it, read
+// back with one query.
+func (c *Connector) WriteDocument(ctx context.Context, doc sdk.Document, r io.Reader) (sdk.Document, error) {
+	if err := c.usable(ctx, "write document"); err != nil {
+		return sdk.Document{}, err
+	}
+	m, err := c.loadModel(ctx)
+	if err != nil {
+		return sdk.Document{}, err
+	}
+	o, err := m.object(doc.Entity)
+	if err != nil {
+		return sdk.Document{}, err
+	}
+	name := strings.TrimSpace(doc.Name)
+	what := fmt.Sprintf("write document %q of %s %s", truncate(name, 60), o.name, truncate(doc.RecordID, 40))
+	switch {
+	case !validID(doc.RecordID):
+		return sdk.Document{}, sdk.Errorf(sdk.Permanent, "salesforce: %s: %q is not a Salesforce id", what, truncate(doc.RecordID, 40))
+	case name == "":
+		return sdk.Document{}, sdk.Errorf(sdk.Permanent, "salesforce: %s: the document has no name", what)
+	case doc.Size < -1:
+		return sdk.Document{}, sdk.Errorf(sdk.Permanent, "salesforce: %s: invalid size %d", what, doc.Size)
+	case r == nil:
+		return sdk.Document{}, sdk.Errorf(sdk.Permanent, "salesforce: %s: no content reader", what)
+	}
+	prefix, suffix, ctype, err := uploadFrame(name, doc.MimeType, doc.RecordID)
+	if err != nil {
+		return sdk.Document{}, sdk.Errorf(sdk.Permanent, "salesforce: %s: %v", what, err)
+	}
+	length := int64(-1)
+	if doc.Size >= 0 {
+		length = int64(len(prefix)) + doc.Size + int64(len(suffix))
+	}
+	pr, pw := io.Pipe()
+	src := &uploadSource{r: ctxReader{ctx: ctx, r: r}}
+	done := make(chan error, 1)
+	go func() {
+		err := writeUpload(pw, prefix, suffix, src, doc.Size)
+		_ = pw.CloseWithError(err) // nil: EOF
+		done <- err
+	}()
+	resp, sendErr := c.force.sendStream(ctx, call{Method: http.MethodPost, Path: c.force.dataPath("sobjects/" + kindVersion),
+		Header: http.Header{"Content-Type": {ctype}}, What: what}, pr, length)
+	_ = pr.CloseWithError(errUploadEnded) // unblocks the writer if the server answered early
+	bodyErr := <-done
+	var mismatch *sizeMismatch
+	switch {
+	case errors.As(bodyErr, &mismatch):
+		return sdk.Document{}, &sdk.Error{Kind: sdk.Permanent, Err: mismatch,
+			Message: fmt.Sprintf("salesforce: %s: %v; the upload was cut off and nothing was stored", what, mismatch)}
+	case src.err != nil && ctx.Err() == nil:
+		return sdk.Document{}, &sdk.Error{Kind: sdk.Retryable, Err: src.err,
+			Message: fmt.Sprintf("salesforce: %s: reading the content after %d bytes: %v", what, src.n, src.err)}
+	case sendErr != nil:
+		return sdk.Document{}, sendErr
+	}
+	var ans struct {
+		ID      string    `json:"id"`
+		Success bool      `json:"success"`
+		Errors  []sfError `json:"errors"`
+	}
+	if err := json.Unmarshal(resp.Body, &ans); err != nil {
+		return sdk.Document{}, sdk.Errorf(sdk.Retryable, "salesforce: %s: unreadable answer (HTTP %d): %v", what, resp.Status, err)
+	}
+	if !ans.Success {
+		return sdk.Document{}, recordError(what, ans.Errors)
+	}
+	if !validID(ans.ID) {
+		return sdk.Document{}, sdk.Errorf(sdk.Retryable, "salesforce: %s: the answer has no valid id (%q)", what, truncate(ans.ID, 40))
+	}
+	rows, err := c.queryAll(ctx, "SELECT "+versionFields+" FROM ContentVersion WHERE Id = '"+ans.ID+"'", what)
+	if err != nil {
+		return sdk.Document{}, err
+	}
+	if len(rows) == 0 {
+		return sdk.Document{}, sdk.Errorf(sdk.Retryable, "salesforce: %s: the new ContentVersion %s is not visible", what, ans.ID)
+	}
+	out := versionDoc(o.name, doc.RecordID, rows[0])
+	if out.Size != src.n {
+		return out, sdk.Errorf(sdk.Retryable, "salesforce: %s: sent %d bytes but ContentVersion %s holds %d", what, src.n, ans.ID, out.Size)
+	}
+	return out, nil
+}
+
+// errUploadEnded closes an upload's pipe once the request is over.
+var errUploadEnded = errors.New("salesforce: the upload request ended")
+
+// sizeMismatch: the reader yielded another count than the document's size.
+type sizeMismatch struct {
+	want, got int64
+	more      bool // got is a lower bound: the reader had more
+}
+
+func (e *sizeMismatch) Error() string {
+	if e.more {
+		return fmt.Sprintf("the content reader yielded more than the document's size of %d bytes", e.want)
+	}
+	return fmt.Sprintf("the content reader yielded %d bytes, not the document's size of %d", e.got, e.want)
+}
+
+// uploadSource counts the bytes read from the caller's reader and keeps
+// its error (other than EOF), to tell it from the transport's.
+type uploadSource struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (u *uploadSource) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	u.n += int64(n)
+	if err != nil && err != io.EOF && u.err == nil {
+		u.err = err
+	}
+	return n, err
+}
+
+// writeUpload writes the multipart body: prefix, the content (exactly size
+// bytes unless size is -1), suffix. A count other than size stops it before
+// the suffix, so the server sees a broken body.
+func writeUpload(w io.Writer, prefix, suffix []byte, src *uploadSource, size int64) error {
+	if _, err := w.Write(prefix); err != nil {
+		return err
+	}
+	if size >= 0 {
+		n, err := io.CopyN(w, src, size)
+		if errors.Is(err, io.EOF) {
+			return &sizeMismatch{want: size, got: n}
+		}
+		if err != nil {
+			return err
+		}
+		var one [1]byte
+		for {
+			k, err := src.Read(one[:])
+			if k > 0 {
+				return &sizeMismatch{want: size, got: size + 1, more: true}
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+	} else if _, err := io.Copy(w, src); err != nil {
+		return err
+	}
+	_, err := w.Write(suffix)
+	return err
+}
+
+// uploadFrame builds the multipart body around the content: the JSON part
+// "entity_content" and the header of part "VersionData" (prefix), the
+// closing boundary (suffix), and the request's Content-Type with our
+// random boundary.
+func uploadFrame(name, mimeType, recordID string) (prefix, suffix []byte, contentType string, err error) {
+	title := strings.TrimSuffix(name, path.Ext(name))
+	if title == "" {
+		title = name
+	}
+	fields, err := json.Marshal(map[string]string{"Title": title, "PathOnClient": name, "FirstPublishLocationId": recordID})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if _, _, err := mime.ParseMediaType(mimeType); err != nil || strings.ContainsAny(mimeType, "\r\n") {
+		mimeType = "application/octet-stream"
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	part, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Disposition": {`form-data; name="entity_content"`},
+		"Content-Type":        {"application/json"},
+	})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if _, err := part.Write(fields); err != nil {
+		return nil, nil, "", err
+	}
+	if _, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Disposition": {`form-data; name="VersionData"; filename="` + quoteEscaper.Replace(name) + `"`},
+		"Content-Type":        {mimeType},
+	}); err != nil {
+		return nil, nil, "", err
+	}
+	prefix = bytes.Clone(buf.Bytes())
+	buf.Reset()
+	if err := mw.Close(); err != nil {
+		return nil, nil, "", err
+	}
+	return prefix, bytes.Clone(buf.Bytes()), mw.FormDataContentType(), nil
+}
+
+var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "%0D", "\n", "%0A")

@@ -32,8 +32,9 @@ import (
 //     ApexREST and our own decoder (rows.go), which keeps numbers as their
 //     text. Whole-page decoding is fine: a page is at most 2000 rows.
 //   - ApexREST: any other path, composite included (simpleforce has no
-//     composite call). It reads the whole body, so document bytes bypass it
-//     (openStream) to stream.
+//     composite call). It reads the whole body and sends only JSON, so
+//     document bytes bypass it both ways: openStream reads a file,
+//     sendStream uploads one as multipart/form-data.
 //   - No context.Context anywhere: every call gets its own *http.Client
 //     whose RoundTripper (callTransport) carries the context, adds headers
 //     simpleforce cannot (Sforce-Query-Options, If-Unmodified-Since,
@@ -212,6 +213,64 @@ func (f *forceClient) openStream(ctx context.Context, c call) (io.ReadCloser, ht
 		return nil, nil, err
 	}
 	return body, resp.Header, nil
+}
+
+// sendStream sends a request whose body streams from body (length bytes;
+// -1: unknown, sent chunked) without simpleforce, for document uploads,
+// and returns the 2xx answer (a small JSON, read up to maxErrorBody). A
+// streamed body cannot be replayed, so there is one attempt: a refused
+// session is invalidated and, like a dropped connection or a 5xx, the
+// call fails Retryable for the caller to try again with a fresh reader.
+func (f *forceClient) sendStream(ctx context.Context, c call, body io.Reader, length int64) (*response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("salesforce: %s: %w", c.What, err)
+	}
+	s, err := f.auth.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cap := &captured{}
+	f.requests.Add(1)
+	base := f.client()
+	hc := &http.Client{Transport: &callTransport{ctx: ctx, base: transportOf(base), header: c.Header, cap: cap}}
+	if base != nil {
+		hc.CheckRedirect = base.CheckRedirect
+	}
+	req, err := http.NewRequestWithContext(ctx, c.Method, s.instanceURL+"/"+c.Path, body)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.Permanent, "salesforce: %s: %v", c.What, err)
+	}
+	req.ContentLength = max(length, -1)
+	req.Header.Set("Authorization", "Bearer "+s.accessToken)
+	resp, err := hc.Do(req)
+	if ctx.Err() != nil {
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return nil, fmt.Errorf("salesforce: %s: %w", c.What, ctx.Err())
+	}
+	if cap.header != nil {
+		f.noteLimits(cap.header)
+	}
+	if err == nil {
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		if err != nil {
+			return nil, &sdk.Error{Kind: sdk.Retryable, Message: fmt.Sprintf("salesforce: %s: reading the answer: %v", c.What, err), Err: err}
+		}
+		return &response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	}
+	if cap.status == 0 || (cap.status >= 200 && cap.status <= 299) {
+		err = unwrapURLError(err)
+		return nil, &sdk.Error{Kind: sdk.Retryable, Message: fmt.Sprintf("salesforce: %s: %v", c.What, err), Err: err}
+	}
+	ae := parseAPIError(cap.status, cap.body, c.What)
+	if cap.status == http.StatusUnauthorized {
+		f.log.Debug("session refused during an upload; signing in again on the next call", "call", c.What, "code", ae.Code)
+		f.auth.invalidate(s)
+		return nil, &sdk.Error{Kind: sdk.Retryable, Message: ae.Error() + " (the session was renewed; send again)", Err: ae}
+	}
+	return nil, ae.sdkError()
 }
 
 // do runs invoke with retries: a 401 signs in again once; 5xx, 429 and
