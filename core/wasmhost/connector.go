@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -68,7 +69,7 @@ func (c *Connector) configure(ctx context.Context, inst *instance) error {
 	if err := proto.Unmarshal(payload, &resp); err != nil {
 		return inst.violation("configure", "its answer does not decode: "+err.Error())
 	}
-	info := wire.InfoFromPB(&resp)
+	info := withoutUnserved(wire.InfoFromPB(&resp))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.configured {
@@ -196,4 +197,20 @@ func (c *Connector) Close(ctx context.Context) error {
 		c.p.close(ctx)
 	})
 	return c.closeErr
+}
+
+// unserved lists the optional capabilities the WASM ABI has no call for: a
+// guest built from a connector that offers them elsewhere (a subprocess or
+// in-process build of the same source) must not promise them here.
+var unserved = []sdk.Capability{sdk.CapWriteDocuments, sdk.CapBatchChangeCheck, sdk.CapUsage}
+
+func withoutUnserved(info sdk.Info) sdk.Info {
+	caps := info.Capabilities[:0:0]
+	for _, c := range info.Capabilities {
+		if !slices.Contains(unserved, c) {
+			caps = append(caps, c)
+		}
+	}
+	info.Capabilities = caps
+	return info
 }
