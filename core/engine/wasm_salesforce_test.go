@@ -80,6 +80,12 @@ func TestSalesforceWASMAllowList(t *testing.T) {
 	if err := c.Fetch(context.Background(), sdk.FetchRequest{Entity: "Account"}, func(p *sdk.Page) error { rows += p.Len(); return nil }); err != nil || rows != 3 {
 		t.Fatalf("allowed the emulator: %d rows, %v", rows, err)
 	}
+	// The guest's usage crosses the ABI (the usage method).
+	if u, ok := sdk.AsUsageReporter(context.Background(), c); !ok {
+		t.Error("the WASM Salesforce connector does not report usage")
+	} else if got, err := u.Usage(context.Background()); err != nil || got.Requests == 0 {
+		t.Errorf("usage through the ABI: %+v, %v; want the sign-in and reads counted", got, err)
+	}
 	calls := o.srv.APICalls()
 	denied := openSalesforceWASM(t, o.settings(), "http://127.0.0.1:1")
 	_, err := denied.Schema(context.Background())

@@ -147,6 +147,45 @@ func (c *Connector) Push(ctx context.Context, req sdk.PushRequest) (*sdk.PushRes
 	return wire.PushResultFromPB(&resp, len(req.Changes))
 }
 
+// CheckChanges asks the guest which entities changed (batch-change-check).
+func (c *Connector) CheckChanges(ctx context.Context, probes []sdk.ChangeProbe) ([]bool, error) {
+	if info, _ := c.Info(ctx); !info.Has(sdk.CapBatchChangeCheck) {
+		return nil, sdk.ErrUnsupported
+	}
+	req := &pb.CheckChangesRequest{}
+	for _, p := range probes {
+		req.Probes = append(req.Probes, &pb.ChangeProbe{Entity: p.Entity, Token: p.Token})
+	}
+	payload, err := c.p.do(ctx, wasmabi.MethodCheckChanges, "check changes", req, nil)
+	if err != nil {
+		return nil, err
+	}
+	var resp pb.CheckChangesResponse
+	if err := proto.Unmarshal(payload, &resp); err != nil {
+		return nil, c.malformed("check changes", err)
+	}
+	if len(resp.Changed) != len(probes) {
+		return nil, sdk.Errorf(sdk.Permanent, "plugin %s answered %d change probes, asked %d", c.p.name, len(resp.Changed), len(probes))
+	}
+	return resp.Changed, nil
+}
+
+// Usage asks the guest what it spent on its backend (usage).
+func (c *Connector) Usage(ctx context.Context) (sdk.Usage, error) {
+	if info, _ := c.Info(ctx); !info.Has(sdk.CapUsage) {
+		return sdk.Usage{}, sdk.ErrUnsupported
+	}
+	payload, err := c.p.do(ctx, wasmabi.MethodUsage, "usage", &pb.Empty{}, nil)
+	if err != nil {
+		return sdk.Usage{}, err
+	}
+	var resp pb.UsageResponse
+	if err := proto.Unmarshal(payload, &resp); err != nil {
+		return sdk.Usage{}, c.malformed("usage", err)
+	}
+	return sdk.Usage{Requests: resp.Requests, ThrottledMs: resp.ThrottledMs, Retries: resp.Retries, Paths: resp.Paths}, nil
+}
+
 func (c *Connector) ListDocuments(ctx context.Context, q sdk.DocumentQuery, fn func(*sdk.DocumentPage) error) error {
 	if info, _ := c.Info(ctx); !info.Has(sdk.CapDocuments) {
 		return sdk.ErrUnsupported
@@ -199,10 +238,12 @@ func (c *Connector) Close(ctx context.Context) error {
 	return c.closeErr
 }
 
-// unserved lists the optional capabilities the WASM ABI has no call for: a
-// guest built from a connector that offers them elsewhere (a subprocess or
-// in-process build of the same source) must not promise them here.
-var unserved = []sdk.Capability{sdk.CapWriteDocuments, sdk.CapBatchChangeCheck, sdk.CapUsage}
+// unserved lists the optional capabilities the WASM ABI has no call for
+// (document uploads: the guest cannot read a host file or stream a body
+// up): a guest built from a connector that offers them elsewhere (a
+// subprocess or in-process build of the same source) must not promise them
+// here.
+var unserved = []sdk.Capability{sdk.CapWriteDocuments}
 
 func withoutUnserved(info sdk.Info) sdk.Info {
 	caps := info.Capabilities[:0:0]

@@ -67,6 +67,8 @@ const (
 	MethodListDocuments Method = 5  // DocumentQuery -> Empty; DocumentPage through emit
 	MethodReadDocument  Method = 6  // ReadDocumentRequest -> Empty; Chunk through emit
 	MethodClose         Method = 7  // Empty -> Empty
+	MethodCheckChanges  Method = 8  // CheckChangesRequest -> CheckChangesResponse (batch-change-check)
+	MethodUsage         Method = 9  // Empty -> UsageResponse (usage)
 	MethodPolicyInfo    Method = 20 // Empty -> PolicyInfo
 	MethodPolicyResolve Method = 21 // ConflictInput -> ConflictResolution
 )
@@ -74,7 +76,7 @@ const (
 var methodNames = map[Method]string{
 	MethodConfigure: "configure", MethodSchema: "schema", MethodFetch: "fetch",
 	MethodPush: "push", MethodListDocuments: "list documents", MethodReadDocument: "read document",
-	MethodClose: "close", MethodPolicyInfo: "policy info", MethodPolicyResolve: "policy resolve",
+	MethodClose: "close", MethodCheckChanges: "check changes", MethodUsage: "usage", MethodPolicyInfo: "policy info", MethodPolicyResolve: "policy resolve",
 }
 
 func (m Method) String() string {

@@ -143,6 +143,37 @@ func (d *dispatcher) run(method wasmabi.Method, raw []byte, h host) (proto.Messa
 		return d.documents(ctx, cancel, method, raw, h)
 	case wasmabi.MethodClose:
 		return &pb.Empty{}, d.conn.Close(ctx)
+	case wasmabi.MethodCheckChanges:
+		cc, ok := d.conn.(sdk.ChangeChecker)
+		if !ok {
+			return nil, sdk.Errorf(sdk.Unsupported, "the connector has no batch change check")
+		}
+		var req pb.CheckChangesRequest
+		if err := decode(method, raw, &req); err != nil {
+			return nil, err
+		}
+		probes := make([]sdk.ChangeProbe, len(req.Probes))
+		for i, p := range req.Probes {
+			probes[i] = sdk.ChangeProbe{Entity: p.GetEntity(), Token: p.GetToken()}
+		}
+		changed, err := cc.CheckChanges(ctx, probes)
+		if err != nil {
+			return nil, err
+		}
+		if len(changed) != len(probes) {
+			return nil, sdk.Errorf(sdk.Permanent, "the connector answered %d change probes, asked %d", len(changed), len(probes))
+		}
+		return &pb.CheckChangesResponse{Changed: changed}, nil
+	case wasmabi.MethodUsage:
+		u, ok := d.conn.(sdk.UsageReporter)
+		if !ok {
+			return nil, sdk.Errorf(sdk.Unsupported, "the connector reports no usage")
+		}
+		got, err := u.Usage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &pb.UsageResponse{Requests: got.Requests, ThrottledMs: got.ThrottledMs, Retries: got.Retries, Paths: got.Paths}, nil
 	}
 	return nil, sdk.Errorf(sdk.Unsupported, "this plugin does not know %s", method)
 }
