@@ -60,6 +60,7 @@ require (
 
 require (
 	github.com/fieldsync/fieldsync/plugins/dataverse v0.0.0
+	github.com/fieldsync/fieldsync/plugins/rescocloud v0.0.0
 	github.com/fieldsync/fieldsync/plugins/salesforce v0.0.0
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
@@ -70,3 +71,5 @@ replace github.com/fieldsync/fieldsync/plugins/mock => ./plugins/mock
 replace github.com/fieldsync/fieldsync/plugins/dataverse => ./plugins/dataverse
 
 replace github.com/fieldsync/fieldsync/plugins/salesforce => ./plugins/salesforce
+
+replace github.com/fieldsync/fieldsync/plugins/rescocloud => ./plugins/rescocloud

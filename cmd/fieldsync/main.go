@@ -16,6 +16,7 @@ import (
 	"github.com/fieldsync/fieldsync/core/pluginhost"
 	"github.com/fieldsync/fieldsync/plugins/dataverse"
 	"github.com/fieldsync/fieldsync/plugins/mock"
+	"github.com/fieldsync/fieldsync/plugins/rescocloud"
 	"github.com/fieldsync/fieldsync/plugins/salesforce"
 	"github.com/fieldsync/fieldsync/sdk"
 )
@@ -25,7 +26,7 @@ import (
 // subprocess plugins from this same executable. Registration is in init,
 // not main, so the command's tests see it too.
 func init() {
-	for name, f := range map[string]sdk.Factory{"mock": mock.Factory, "dataverse": dataverse.Factory, "salesforce": salesforce.Factory} {
+	for name, f := range map[string]sdk.Factory{"mock": mock.Factory, "dataverse": dataverse.Factory, "salesforce": salesforce.Factory, "rescocloud": rescocloud.Factory} {
 		if err := pluginhost.Default.Register(name, f); err != nil {
 			panic(err) // two registrations of one name: a bug in this binary
 		}

@@ -26,11 +26,12 @@ const envCrashChild = "FIELDSYNC_ENGINE_CRASH_CHILD"
 func TestMain(m *testing.M) {
 	dataverseChild()  // the Dataverse plugin or kill child: does its job and exits (dataverse_test.go)
 	salesforceChild() // the same for Salesforce (salesforce_test.go)
+	rescoChild()      // the Resco Cloud plugin (wasm_rescocloud_test.go)
 	if spec := os.Getenv(envCrashChild); spec != "" {
 		os.Exit(crashChild(spec))
 	}
 	code := m.Run()
-	for _, built := range []*wasmBuild{mockModule, policyModule} {
+	for _, built := range []*wasmBuild{mockModule, policyModule, salesforceModule, rescoModule} {
 		if built.path != "" {
 			os.RemoveAll(filepath.Dir(built.path))
 		}
