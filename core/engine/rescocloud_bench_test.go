@@ -57,6 +57,7 @@ func BenchmarkRescoDownload(b *testing.B) {
 					b.Fatal(err)
 				}
 				runtime.GC()
+				reqs0 := o.srv.RequestCount()
 				start := time.Now()
 				lg, err := eng.Sync(context.Background(), SyncOptions{})
 				elapsed := time.Since(start)
@@ -69,7 +70,7 @@ func BenchmarkRescoDownload(b *testing.B) {
 				rate := float64(n) / elapsed.Seconds()
 				rates[tr] = rate
 				b.ReportMetric(rate, "records/s")
-				b.Logf("%s: %d accounts in %v (%.0f records/s)", tr, n, elapsed.Round(time.Millisecond), rate)
+				b.Logf("%s: %d accounts in %v (%.0f records/s), %d requests", tr, n, elapsed.Round(time.Millisecond), rate, o.srv.RequestCount()-reqs0)
 				st.Close()
 			}
 		})

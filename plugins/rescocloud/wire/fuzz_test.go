@@ -118,3 +118,25 @@ func decodeAll(raw json.RawMessage) {
 	_, _ = DecodeBinary(raw)
 	_ = IsNull(raw)
 }
+
+// FuzzFastPaths holds the fast value readers to encoding/json's answers:
+// whatever they accept, json.Unmarshal accepts with the same value.
+func FuzzFastPaths(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `"é"`, `12`, `-0.50`, `01`, `1e5`, `-`, `"\u00e9"`, `1.`, `true`, `"x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if s, ok := plainString(raw); ok {
+			var want string
+			if err := json.Unmarshal(raw, &want); err != nil || want != s {
+				t.Fatalf("plainString(%q) = %q; json says %q, %v", raw, s, want, err)
+			}
+		}
+		if n, ok := plainNumber(raw); ok {
+			var want json.Number
+			if err := json.Unmarshal(raw, &want); err != nil || string(want) != n {
+				t.Fatalf("plainNumber(%q) = %q; json says %q, %v", raw, n, want, err)
+			}
+		}
+	})
+}

@@ -567,6 +567,9 @@ func DecodeGUID(raw json.RawMessage) (string, error) {
 
 // DecodeString reads a String or Memo value.
 func DecodeString(raw json.RawMessage) (string, error) {
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	var s string
 	if err := strictUnmarshal(raw, &s); err != nil {
 		return "", fmt.Errorf("want a JSON string: %w", err)
@@ -653,6 +656,12 @@ func DecodeFloat(raw json.RawMessage) (float64, error) {
 
 // DecodeBool reads a Boolean value.
 func DecodeBool(raw json.RawMessage) (bool, error) {
+	switch string(raw) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
 	var b bool
 	if err := strictUnmarshal(raw, &b); err != nil {
 		return false, fmt.Errorf("want true or false: %w", err)
@@ -849,6 +858,9 @@ func strictUnmarshal(raw json.RawMessage, v any) error {
 }
 
 func number(raw json.RawMessage) (string, error) {
+	if n, ok := plainNumber(raw); ok {
+		return n, nil
+	}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
 		var v any
@@ -960,4 +972,58 @@ func clip(s string) string {
 		s = s[:64] + "…"
 	}
 	return strings.ToValidUTF8(s, "?")
+}
+
+// Fast paths for the values a page is made of. Reflection-driven
+// decoding costs little natively but dominated the WASM build's download,
+// where every call is dear: values in their simplest form are read here
+// directly, anything else (escapes, spaces, exotic forms, errors) goes
+// through encoding/json as before, so both paths accept and refuse alike.
+
+// plainString reads a JSON string with no escapes and no control
+// characters, in valid UTF-8.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(body) {
+		return "", false
+	}
+	return string(body), true
+}
+
+// plainNumber reads a JSON number in its plain form: an optional minus,
+// digits without a leading zero, an optional fraction; no exponent.
+func plainNumber(raw []byte) (string, bool) {
+	i := 0
+	if i < len(raw) && raw[i] == '-' {
+		i++
+	}
+	start := i
+	for i < len(raw) && raw[i] >= '0' && raw[i] <= '9' {
+		i++
+	}
+	if i == start || (raw[start] == '0' && i-start > 1) {
+		return "", false
+	}
+	if i < len(raw) && raw[i] == '.' {
+		i++
+		frac := i
+		for i < len(raw) && raw[i] >= '0' && raw[i] <= '9' {
+			i++
+		}
+		if i == frac {
+			return "", false
+		}
+	}
+	if i != len(raw) || len(raw) > 400 {
+		return "", false
+	}
+	return string(raw), true
 }
