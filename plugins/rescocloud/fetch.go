@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/fieldsync/fieldsync/plugins/rescocloud/wire"
@@ -283,20 +284,52 @@ func (c *Connector) fetchPage(ctx context.Context, p *fetchPlan, attrs []string,
 // rowsPage reads the next page of a full read, or of an incremental read
 // without a filter: the rows in the version window.
 func (c *Connector) rowsPage(ctx context.Context, p *fetchPlan, st *fetchCursor) (*sdk.Page, error) {
-	fr, err := c.fetchPage(ctx, p, p.attrs, and(p.filter, versionWindow(st.Lo, st.Hi)), p.pageSize, st.Page, st.Cookie)
+	q, err := fetchxml.Query(p.em.sdk.Name, p.attrs, and(p.filter, versionWindow(st.Lo, st.Hi)), p.m.schema, p.em.query, fetchxml.QueryOptions{
+		Count: p.pageSize, Page: st.Page, PagingCookie: st.Cookie, OrderByPrimaryKey: true,
+	})
 	if err != nil {
 		return nil, err
 	}
-	b := sdk.NewPageBuilder(p.fields, p.types)
-	for i := range fr.Entities {
-		rec := &fr.Entities[i]
-		vals, err := recordValues(p.em, p.fields, rec)
-		if err != nil {
-			return nil, badAnswer("Fetch "+p.em.sdk.Name, err)
-		}
-		b.Add(rec.Id, fmt.Sprint(rec.RowVersion), vals...)
+	body, _ := json.Marshal(wire.FetchRequest{FetchXml: q})
+	what := "Fetch " + p.em.sdk.Name
+	resp, err := c.http.postJSON(ctx, wire.PathFetch, what, body)
+	if err != nil {
+		return nil, err
 	}
-	c.advance(st, fr)
+	defer resp.Body.Close()
+	// The page is scanned, not decoded through encoding/json: this is the
+	// download's hot path (see wire.DecodeFetchRows).
+	fr, err := wire.DecodeFetchRows(resp.Body, p.fields)
+	if err != nil {
+		return nil, badAnswer(what, err)
+	}
+	if len(fr.Rows) > p.pageSize {
+		return nil, badAnswer(what, fmt.Errorf("%d rows for a page of %d", len(fr.Rows), p.pageSize))
+	}
+	b := sdk.NewPageBuilder(p.fields, p.types)
+	vals := make([]sdk.Value, len(p.fields))
+	for i := range fr.Rows {
+		row := &fr.Rows[i]
+		for j, name := range p.fields {
+			vals[j] = sdk.Null()
+			raw := row.Values[j]
+			if raw == nil || wire.IsNull(raw) {
+				continue
+			}
+			v, err := decodeValue(p.em.attrs[name], raw)
+			if err != nil {
+				return nil, badAnswer(what, fmt.Errorf("row %s: %s: %w", row.Id, name, err))
+			}
+			vals[j] = v
+		}
+		b.Add(row.Id, strconv.FormatInt(row.RowVersion, 10), vals...)
+	}
+	if fr.MoreRecords {
+		st.Page++
+		st.Cookie = fr.PagingCookie
+	} else {
+		st.Phase, st.Page, st.Cookie = phaseDone, 0, ""
+	}
 	return b.Page(), nil
 }
 

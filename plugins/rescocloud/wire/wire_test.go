@@ -161,3 +161,39 @@ func TestValues(t *testing.T) {
 		t.Error("unknown lookup field accepted")
 	}
 }
+
+// TestDecodeFetchRowsReadsTheExample: the scanner reads the example page
+// as DecodeFetch does (FuzzFetchRows checks every page it accepts).
+func TestDecodeFetchRowsReadsTheExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "fetch_response.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := DecodeFetch(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for name := range slow.Entities[0].Attributes {
+		want = append(want, name)
+	}
+	fast, err := DecodeFetchRows(bytes.NewReader(b), want)
+	if err != nil {
+		t.Fatalf("the scanner refuses the example page: %v", err)
+	}
+	if len(fast.Rows) != len(slow.Entities) || fast.MoreRecords != slow.MoreRecords || fast.PagingCookie != slow.PagingCookie {
+		t.Fatalf("scanned %+v, decoded %+v", fast, slow)
+	}
+	for j, name := range want {
+		if !bytes.Equal(fast.Rows[0].Values[j], bytes.TrimSpace(slow.Entities[0].Attributes[name])) {
+			t.Errorf("%s: %q vs %q", name, fast.Rows[0].Values[j], slow.Entities[0].Attributes[name])
+		}
+	}
+	for _, bad := range []string{``, `{}`, `{"Entities":null}`, `{"Entities":[],"Entities":[]}`, `{"Entities":[{"Id":"","RowVersion":1}]}`,
+		`{"Entities":[],"Extra":1}`, `{"Entities":[]} x`, `{"Entities":[{"Id":"6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b","RowVersion":0}]}`,
+		`{"Entities":[],"MoreRecords":true}`, `{"Entities":[{"Id":"6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b","RowVersion":1,"Attributes":{"a":01}}]}`} {
+		if _, err := DecodeFetchRows(bytes.NewReader([]byte(bad)), []string{"a"}); err == nil {
+			t.Errorf("the scanner accepts %q", bad)
+		}
+	}
+}
