@@ -122,7 +122,8 @@ func decodeAll(raw json.RawMessage) {
 // FuzzFastPaths holds the fast value readers to encoding/json's answers:
 // whatever they accept, json.Unmarshal accepts with the same value.
 func FuzzFastPaths(f *testing.F) {
-	for _, s := range []string{`"abc"`, `"a\"b"`, `"é"`, `12`, `-0.50`, `01`, `1e5`, `-`, `"\u00e9"`, `1.`, `true`, `"x`} {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `"é"`, `12`, `-0.50`, `01`, `1e5`, `-`, `"\u00e9"`, `1.`, `true`, `"x`,
+		`{"Id":"6F1C2B9E-3A4D-4E5F-8A7B-9C0D1E2F3A4B","LogicalName":"account"}`, `{"LogicalName":"team","Id":"6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b"}`, `{"Id":"x"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -130,6 +131,11 @@ func FuzzFastPaths(f *testing.F) {
 			var want string
 			if err := json.Unmarshal(raw, &want); err != nil || want != s {
 				t.Fatalf("plainString(%q) = %q; json says %q, %v", raw, s, want, err)
+			}
+		}
+		if l, ok := plainLookup(raw); ok {
+			if want, err := DecodeLookup(raw); err != nil || want != l {
+				t.Fatalf("plainLookup(%q) = %+v; DecodeLookup says %+v, %v", raw, l, want, err)
 			}
 		}
 		if n, ok := plainNumber(raw); ok {

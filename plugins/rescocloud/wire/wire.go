@@ -687,6 +687,9 @@ func DecodeDateTime(raw json.RawMessage) (time.Time, error) {
 
 // DecodeLookup reads a Lookup value: {"Id","LogicalName"}.
 func DecodeLookup(raw json.RawMessage) (Lookup, error) {
+	if l, ok := plainLookup(raw); ok {
+		return l, nil
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return Lookup{}, fmt.Errorf("want {\"Id\",\"LogicalName\"}: %v", err)
@@ -1433,4 +1436,41 @@ func describeByte(c byte) string {
 		return "end of input"
 	}
 	return strconv.QuoteRune(rune(c))
+}
+
+// plainLookup reads a lookup written plainly, {"Id":"…","LogicalName":"…"}
+// in either order, each once, without escapes, and checks it as
+// DecodeLookup does; anything else is left to DecodeLookup's own path.
+func plainLookup(raw []byte) (Lookup, bool) {
+	var l Lookup
+	sc := &scanner{b: raw}
+	var haveID, haveName bool
+	err := sc.object(func(key []byte) error {
+		v, err := sc.rawString()
+		if err != nil {
+			return err
+		}
+		str, ok := plainString(v)
+		if !ok {
+			return errors.New("escapes")
+		}
+		switch {
+		case string(key) == "Id" && !haveID:
+			l.Id, haveID = str, true
+		case string(key) == "LogicalName" && !haveName:
+			l.LogicalName, haveName = str, true
+		default:
+			return errors.New("other member")
+		}
+		return nil
+	})
+	sc.space()
+	if err != nil || sc.i != len(raw) || !haveID || !isGUID(l.Id) {
+		return Lookup{}, false
+	}
+	if l.LogicalName != "" && checkName(l.LogicalName) != nil {
+		return Lookup{}, false
+	}
+	l.Id = strings.ToLower(l.Id)
+	return l, true
 }
