@@ -1069,6 +1069,9 @@ func DecodeFetchRows(r io.Reader, want []string) (*FetchRows, error) {
 	}
 	s := &scanner{b: body}
 	out := &FetchRows{}
+	// The rows' values share one growing backing array: an allocation per
+	// row is dear in the WASM build.
+	var slab []json.RawMessage
 	seenEntities := false
 	seen := map[string]bool{}
 	err = s.object(func(key []byte) error {
@@ -1087,7 +1090,7 @@ func DecodeFetchRows(r io.Reader, want []string) (*FetchRows, error) {
 				if len(out.Rows) == MaxFetchCount {
 					return fmt.Errorf("more than %d rows in one page", MaxFetchCount)
 				}
-				row, err := s.row(index, len(want))
+				row, err := s.row(index, len(want), &slab)
 				if err != nil {
 					return err
 				}
@@ -1185,14 +1188,16 @@ func (s *scanner) object(member func(key []byte) error) error {
 		if err != nil {
 			return err
 		}
-		name, ok := plainString(key)
-		if !ok {
+		// The name's bytes, not a copy: rawString checked them, and the
+		// names we know have no escapes (a name with one matches none).
+		name := key[1 : len(key)-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
 			return fmt.Errorf("a property name with escapes at offset %d", s.i)
 		}
 		if err := s.expect(':'); err != nil {
 			return err
 		}
-		if err := member([]byte(name)); err != nil {
+		if err := member(name); err != nil {
 			return err
 		}
 		switch s.peek() {
@@ -1232,8 +1237,14 @@ func (s *scanner) array(elem func() error) error {
 }
 
 // row reads one element of Entities.
-func (s *scanner) row(index map[string]int, n int) (FetchRow, error) {
-	row := FetchRow{Values: make([]json.RawMessage, n)}
+func (s *scanner) row(index map[string]int, n int, slab *[]json.RawMessage) (FetchRow, error) {
+	k := len(*slab)
+	if cap(*slab)-k < n {
+		*slab = make([]json.RawMessage, 0, max(4096, 2*n))
+		k = 0
+	}
+	*slab = (*slab)[:k+n]
+	row := FetchRow{Values: (*slab)[k : k+n : k+n]}
 	attrs := 0
 	var seenID, seenVersion, seenAttrs bool
 	err := s.object(func(key []byte) error {
@@ -1439,33 +1450,64 @@ func describeByte(c byte) string {
 }
 
 // plainLookup reads a lookup written plainly, {"Id":"…","LogicalName":"…"}
-// in either order, each once, without escapes, and checks it as
+// in either order, each once, without escapes or spaces, and checks it as
 // DecodeLookup does; anything else is left to DecodeLookup's own path.
 func plainLookup(raw []byte) (Lookup, bool) {
 	var l Lookup
-	sc := &scanner{b: raw}
 	var haveID, haveName bool
-	err := sc.object(func(key []byte) error {
-		v, err := sc.rawString()
-		if err != nil {
-			return err
+	i := 0
+	next := func(c byte) bool {
+		if i < len(raw) && raw[i] == c {
+			i++
+			return true
 		}
-		str, ok := plainString(v)
-		if !ok {
-			return errors.New("escapes")
+		return false
+	}
+	str := func() ([]byte, bool) {
+		if !next('"') {
+			return nil, false
+		}
+		start := i
+		for i < len(raw) && raw[i] != '"' {
+			if raw[i] < 0x20 || raw[i] == '\\' {
+				return nil, false
+			}
+			i++
+		}
+		if i == len(raw) {
+			return nil, false
+		}
+		i++
+		return raw[start : i-1], true
+	}
+	if !next('{') {
+		return Lookup{}, false
+	}
+	for k := 0; k < 2; k++ {
+		key, ok := str()
+		if !ok || !next(':') {
+			return Lookup{}, false
+		}
+		val, ok := str()
+		if !ok || !utf8.Valid(val) {
+			return Lookup{}, false
 		}
 		switch {
 		case string(key) == "Id" && !haveID:
-			l.Id, haveID = str, true
+			l.Id, haveID = string(val), true
 		case string(key) == "LogicalName" && !haveName:
-			l.LogicalName, haveName = str, true
+			l.LogicalName, haveName = string(val), true
 		default:
-			return errors.New("other member")
+			return Lookup{}, false
 		}
-		return nil
-	})
-	sc.space()
-	if err != nil || sc.i != len(raw) || !haveID || !isGUID(l.Id) {
+		if next('}') {
+			break
+		}
+		if !next(',') {
+			return Lookup{}, false
+		}
+	}
+	if i != len(raw) || raw[i-1] != '}' || !haveID || !isGUID(l.Id) {
 		return Lookup{}, false
 	}
 	if l.LogicalName != "" && checkName(l.LogicalName) != nil {
