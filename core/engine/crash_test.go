@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 	dataverseChild()  // the Dataverse plugin or kill child: does its job and exits (dataverse_test.go)
 	salesforceChild() // the same for Salesforce (salesforce_test.go)
 	rescoChild()      // the Resco Cloud plugin (wasm_rescocloud_test.go)
+	killChild()       // a device killed mid-upload (killchild_test.go)
 	if spec := os.Getenv(envCrashChild); spec != "" {
 		os.Exit(crashChild(spec))
 	}

@@ -2,15 +2,12 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,9 +28,6 @@ import (
 // every call crosses the same gRPC transport a shipped plugin does.
 const (
 	envDataversePlugin = "FIELDSYNC_ENGINE_DATAVERSE_PLUGIN"
-	// envDataverseKill makes the test binary a device that uploads through
-	// the plugin and SIGKILLs itself after its n-th push (a JSON dvKillSpec).
-	envDataverseKill = "FIELDSYNC_ENGINE_DATAVERSE_KILL"
 )
 
 // dataverseChild is called first in TestMain: in a process started as the
@@ -44,9 +38,6 @@ func dataverseChild() {
 	if os.Getenv(envDataversePlugin) == "1" {
 		subprocess.Serve(dataverse.Factory)
 		os.Exit(0)
-	}
-	if spec := os.Getenv(envDataverseKill); spec != "" {
-		os.Exit(dataverseKillChild(spec))
 	}
 }
 
@@ -507,79 +498,12 @@ func TestDataverseExpiredDeltaToken(t *testing.T) {
 	}
 }
 
-// dvKillSpec tells the kill child what to do.
-type dvKillSpec struct {
-	Settings map[string]string
-	Dev      string
-	Batch    int
-	Die      int // SIGKILL after this push returned
-}
-
 var dvKillEntities = []EntityConfig{{Name: "account"}}
 
-// dataverseKillChild syncs the device through the plugin and kills itself
-// right after its spec.Die-th push returned: the server applied that batch,
-// the device never recorded the answer.
-func dataverseKillChild(spec string) int {
-	var s dvKillSpec
-	if err := json.Unmarshal([]byte(spec), &s); err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	ctx := context.Background()
-	st, err := store.Open(ctx, s.Dev)
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	c, err := openDataversePlugin(ctx, s.Settings)
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	defer c.Close(ctx)
-	eng, err := New(Options{Store: st, Connector: &dvDieAfterPush{Client: c, n: s.Die}, Entities: dvKillEntities,
-		UploadBatch: s.Batch, RetryBackoff: time.Millisecond})
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	if _, err := eng.Sync(ctx, SyncOptions{}); err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	fmt.Println("done")
-	return 0
-}
-
-// dvDieAfterPush is the plugin's connector that SIGKILLs its own (host)
-// process right after the n-th push returns.
-type dvDieAfterPush struct {
-	*subprocess.Client
-	n, pushes int
-}
-
-func (d *dvDieAfterPush) Push(ctx context.Context, req sdk.PushRequest) (*sdk.PushResponse, error) {
-	resp, err := d.Client.Push(ctx, req)
-	if d.pushes++; d.pushes == d.n {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
-	}
-	return resp, err
-}
-
-// killAfterPush runs the kill child and checks that it died by SIGKILL.
+// killAfterPush runs the kill child on the device file dev.
 func (o *dvOrg) killAfterPush(dev string, batch, n int) {
-	t := o.t
-	t.Helper()
-	spec, _ := json.Marshal(dvKillSpec{Settings: o.settings(), Dev: dev, Batch: batch, Die: n})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envDataverseKill+"="+string(spec))
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || strings.Contains(string(out), "done") {
-		t.Fatalf("the child was to die by SIGKILL after push %d but ended: %v\n%s", n, err, out)
-	}
+	o.t.Helper()
+	killAfterPush(o.t, killSpec{Plugin: "dataverse", Settings: o.settings(), Dev: dev, Entities: dvKillEntities, Batch: batch, Die: n})
 }
 
 // TestDataverseKillMidUpload: a device with 250 accounts created offline

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +22,6 @@ import (
 	"github.com/fieldsync/fieldsync/core/store"
 	"github.com/fieldsync/fieldsync/plugins/salesforce"
 	"github.com/fieldsync/fieldsync/plugins/salesforce/emulator"
-	"github.com/fieldsync/fieldsync/sdk"
 	"github.com/fieldsync/fieldsync/sdk/subprocess"
 )
 
@@ -36,7 +33,6 @@ import (
 // exactly as an API write does.
 const (
 	envSalesforcePlugin = "FIELDSYNC_ENGINE_SALESFORCE_PLUGIN"
-	envSalesforceKill   = "FIELDSYNC_ENGINE_SALESFORCE_KILL"
 )
 
 // salesforceChild is called from TestMain: the plugin process or the kill
@@ -45,9 +41,6 @@ func salesforceChild() {
 	if os.Getenv(envSalesforcePlugin) == "1" {
 		subprocess.Serve(salesforce.Factory)
 		os.Exit(0)
-	}
-	if spec := os.Getenv(envSalesforceKill); spec != "" {
-		os.Exit(salesforceKillChild(spec))
 	}
 }
 
@@ -444,72 +437,12 @@ func TestSalesforceRequestLimit(t *testing.T) {
 	}
 }
 
-type sfKillSpec struct {
-	Settings map[string]string
-	Dev      string
-	Batch    int
-	Die      int
-}
-
 var sfKillEntities = []EntityConfig{{Name: "Account", Fields: []string{"Name", "NumberOfEmployees"}}}
 
-func salesforceKillChild(spec string) int {
-	var s sfKillSpec
-	if err := json.Unmarshal([]byte(spec), &s); err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	ctx := context.Background()
-	st, err := store.Open(ctx, s.Dev)
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	c, err := openSalesforcePlugin(ctx, s.Settings)
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	defer c.Close(ctx)
-	eng, err := New(Options{Store: st, Connector: &sfDieAfterPush{Client: c, n: s.Die}, Entities: sfKillEntities,
-		UploadBatch: s.Batch, RetryBackoff: time.Millisecond})
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	if _, err := eng.Sync(ctx, SyncOptions{}); err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	fmt.Println("done")
-	return 0
-}
-
-type sfDieAfterPush struct {
-	*subprocess.Client
-	n, pushes int
-}
-
-func (d *sfDieAfterPush) Push(ctx context.Context, req sdk.PushRequest) (*sdk.PushResponse, error) {
-	resp, err := d.Client.Push(ctx, req)
-	if d.pushes++; d.pushes == d.n {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
-	}
-	return resp, err
-}
-
+// killAfterPush runs the kill child on the device file dev.
 func (o *sfOrg) killAfterPush(dev string, batch, n int) {
-	t := o.t
-	t.Helper()
-	spec, _ := json.Marshal(sfKillSpec{Settings: o.settings(), Dev: dev, Batch: batch, Die: n})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envSalesforceKill+"="+string(spec))
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || strings.Contains(string(out), "done") {
-		t.Fatalf("the child was to die by SIGKILL after push %d but ended: %v\n%s", n, err, out)
-	}
+	o.t.Helper()
+	killAfterPush(o.t, killSpec{Plugin: "salesforce", Settings: o.settings(), Dev: dev, Entities: sfKillEntities, Batch: batch, Die: n})
 }
 
 // TestSalesforceKillMidUpload: 250 accounts created offline upload in
