@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fieldsync/fieldsync/sdk/jsonscan"
 	"io"
 	"math"
 	"math/big"
@@ -1067,14 +1068,14 @@ func DecodeFetchRows(r io.Reader, want []string) (*FetchRows, error) {
 	for i, w := range want {
 		index[w] = i
 	}
-	s := &scanner{b: body}
+	s := jsonscan.New(body)
 	out := &FetchRows{}
 	// The rows' values share one growing backing array: an allocation per
 	// row is dear in the WASM build.
 	var slab []json.RawMessage
 	seenEntities := false
 	seen := map[string]bool{}
-	err = s.object(func(key []byte) error {
+	err = s.Object(func(key []byte) error {
 		if seen[string(key)] {
 			return fmt.Errorf("field %q twice", clip(string(key)))
 		}
@@ -1082,15 +1083,15 @@ func DecodeFetchRows(r io.Reader, want []string) (*FetchRows, error) {
 		switch string(key) {
 		case "Entities":
 			seenEntities = true
-			if s.null() {
+			if s.Null() {
 				seenEntities = false
 				return nil
 			}
-			return s.array(func() error {
+			return s.Array(func() error {
 				if len(out.Rows) == MaxFetchCount {
 					return fmt.Errorf("more than %d rows in one page", MaxFetchCount)
 				}
-				row, err := s.row(index, len(want), &slab)
+				row, err := scanRow(s, index, len(want), &slab)
 				if err != nil {
 					return err
 				}
@@ -1098,21 +1099,18 @@ func DecodeFetchRows(r io.Reader, want []string) (*FetchRows, error) {
 				return nil
 			})
 		case "MoreRecords":
-			b, err := s.boolean()
+			b, err := scanBool(s)
 			out.MoreRecords = b
 			return err
 		case "PagingCookie":
-			v, err := s.stringValue()
+			v, err := scanString(s)
 			out.PagingCookie = v
 			return err
 		}
 		return fmt.Errorf("unknown field %q", clip(string(key)))
 	})
 	if err == nil {
-		s.space()
-		if s.i != len(s.b) {
-			err = errors.New("trailing data after the JSON value")
-		}
+		err = s.End()
 	}
 	if err != nil {
 		if len(body) == 0 {
@@ -1132,112 +1130,8 @@ func DecodeFetchRows(r io.Reader, want []string) (*FetchRows, error) {
 	return out, nil
 }
 
-// scanner walks JSON bytes, checking them as it goes.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (s *scanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-func (s *scanner) peek() byte {
-	s.space()
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-func (s *scanner) expect(c byte) error {
-	if s.peek() != c {
-		return fmt.Errorf("expected %q at offset %d", c, s.i)
-	}
-	s.i++
-	return nil
-}
-
-func (s *scanner) null() bool {
-	if s.peek() == 'n' && bytes.HasPrefix(s.b[s.i:], []byte("null")) {
-		s.i += 4
-		return true
-	}
-	return false
-}
-
-// object calls member for each key, positioned at its value, which member
-// must consume.
-func (s *scanner) object(member func(key []byte) error) error {
-	if err := s.expect('{'); err != nil {
-		return err
-	}
-	if s.peek() == '}' {
-		s.i++
-		return nil
-	}
-	for {
-		key, err := s.rawString()
-		if err != nil {
-			return err
-		}
-		// The name's bytes, not a copy: rawString checked them, and the
-		// names we know have no escapes (a name with one matches none).
-		name := key[1 : len(key)-1]
-		if bytes.IndexByte(name, '\\') >= 0 {
-			return fmt.Errorf("a property name with escapes at offset %d", s.i)
-		}
-		if err := s.expect(':'); err != nil {
-			return err
-		}
-		if err := member(name); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return fmt.Errorf("expected , or } at offset %d", s.i)
-		}
-	}
-}
-
-func (s *scanner) array(elem func() error) error {
-	if err := s.expect('['); err != nil {
-		return err
-	}
-	if s.peek() == ']' {
-		s.i++
-		return nil
-	}
-	for {
-		if err := elem(); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return fmt.Errorf("expected , or ] at offset %d", s.i)
-		}
-	}
-}
-
 // row reads one element of Entities.
-func (s *scanner) row(index map[string]int, n int, slab *[]json.RawMessage) (FetchRow, error) {
+func scanRow(s *jsonscan.Scanner, index map[string]int, n int, slab *[]json.RawMessage) (FetchRow, error) {
 	k := len(*slab)
 	if cap(*slab)-k < n {
 		*slab = make([]json.RawMessage, 0, max(4096, 2*n))
@@ -1247,7 +1141,7 @@ func (s *scanner) row(index map[string]int, n int, slab *[]json.RawMessage) (Fet
 	row := FetchRow{Values: (*slab)[k : k+n : k+n]}
 	attrs := 0
 	var seenID, seenVersion, seenAttrs bool
-	err := s.object(func(key []byte) error {
+	err := s.Object(func(key []byte) error {
 		var dup *bool
 		switch string(key) {
 		case "Id":
@@ -1265,11 +1159,11 @@ func (s *scanner) row(index map[string]int, n int, slab *[]json.RawMessage) (Fet
 		}
 		switch string(key) {
 		case "Id":
-			v, err := s.stringValue()
+			v, err := scanString(s)
 			row.Id = v
 			return err
 		case "RowVersion":
-			raw, err := s.value()
+			raw, err := s.Value()
 			if err != nil {
 				return err
 			}
@@ -1283,14 +1177,14 @@ func (s *scanner) row(index map[string]int, n int, slab *[]json.RawMessage) (Fet
 			}
 			return nil
 		case "Attributes":
-			if s.null() {
+			if s.Null() {
 				return nil
 			}
-			return s.object(func(name []byte) error {
+			return s.Object(func(name []byte) error {
 				if attrs++; attrs > maxAttrs {
 					return fmt.Errorf("more than %d attributes", maxAttrs)
 				}
-				raw, err := s.value()
+				raw, err := s.Value()
 				if err != nil {
 					return err
 				}
@@ -1314,8 +1208,8 @@ func (s *scanner) row(index map[string]int, n int, slab *[]json.RawMessage) (Fet
 	return row, nil
 }
 
-func (s *scanner) boolean() (bool, error) {
-	raw, err := s.value()
+func scanBool(s *jsonscan.Scanner) (bool, error) {
+	raw, err := s.Value()
 	if err != nil {
 		return false, err
 	}
@@ -1328,125 +1222,15 @@ func (s *scanner) boolean() (bool, error) {
 	return false, fmt.Errorf("want true or false, got %s", clip(string(raw)))
 }
 
-func (s *scanner) stringValue() (string, error) {
-	if s.null() {
+func scanString(s *jsonscan.Scanner) (string, error) {
+	if s.Null() {
 		return "", nil
 	}
-	raw, err := s.rawString()
+	raw, err := s.String()
 	if err != nil {
 		return "", err
 	}
 	return DecodeString(raw)
-}
-
-// rawString returns a JSON string with its quotes, checked.
-func (s *scanner) rawString() ([]byte, error) {
-	if s.peek() != '"' {
-		return nil, fmt.Errorf("expected a string at offset %d", s.i)
-	}
-	start := s.i
-	s.i++
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			raw := s.b[start:s.i]
-			if !utf8.Valid(raw) {
-				return nil, fmt.Errorf("invalid UTF-8 in a string at offset %d", start)
-			}
-			return raw, nil
-		case c == '\\':
-			if s.i+1 >= len(s.b) {
-				return nil, errors.New("unterminated string")
-			}
-			switch s.b[s.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
-			case 'u':
-				if s.i+6 > len(s.b) {
-					return nil, errors.New("unterminated string")
-				}
-				for _, h := range s.b[s.i+2 : s.i+6] {
-					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return nil, fmt.Errorf("bad \\u escape at offset %d", s.i)
-					}
-				}
-				s.i += 6
-			default:
-				return nil, fmt.Errorf("bad escape at offset %d", s.i)
-			}
-		case c < 0x20:
-			return nil, fmt.Errorf("control character in a string at offset %d", s.i)
-		default:
-			s.i++
-		}
-	}
-	return nil, errors.New("unterminated string")
-}
-
-// value returns any JSON value's bytes, checked.
-func (s *scanner) value() ([]byte, error) {
-	switch c := s.peek(); {
-	case c == '"':
-		return s.rawString()
-	case c == '{':
-		start := s.i
-		err := s.object(func([]byte) error { _, err := s.value(); return err })
-		return s.b[start:s.i], err
-	case c == '[':
-		start := s.i
-		err := s.array(func() error { _, err := s.value(); return err })
-		return s.b[start:s.i], err
-	case c == 't' || c == 'f' || c == 'n':
-		for _, lit := range []string{"true", "false", "null"} {
-			if bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
-				start := s.i
-				s.i += len(lit)
-				return s.b[start:s.i], nil
-			}
-		}
-	case c == '-' || c >= '0' && c <= '9':
-		start := s.i
-		if s.b[s.i] == '-' {
-			s.i++
-		}
-		digits := func() int {
-			k := s.i
-			for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-				s.i++
-			}
-			return s.i - k
-		}
-		d0 := s.i
-		if digits() == 0 || (s.b[d0] == '0' && s.i-d0 > 1) {
-			return nil, fmt.Errorf("bad number at offset %d", start)
-		}
-		if s.i < len(s.b) && s.b[s.i] == '.' {
-			s.i++
-			if digits() == 0 {
-				return nil, fmt.Errorf("bad number at offset %d", start)
-			}
-		}
-		if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-			s.i++
-			if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
-				s.i++
-			}
-			if digits() == 0 {
-				return nil, fmt.Errorf("bad number at offset %d", start)
-			}
-		}
-		return s.b[start:s.i], nil
-	}
-	return nil, fmt.Errorf("unexpected %s at offset %d", describeByte(s.peek()), s.i)
-}
-
-func describeByte(c byte) string {
-	if c == 0 {
-		return "end of input"
-	}
-	return strconv.QuoteRune(rune(c))
 }
 
 // plainLookup reads a lookup written plainly, {"Id":"…","LogicalName":"…"}
