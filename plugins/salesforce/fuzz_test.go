@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -112,5 +113,36 @@ func FuzzTokenAndCursor(f *testing.F) {
 		var d docCursor
 		_ = decode(kindCursor, raw, &d)
 		_ = json.Valid(raw)
+	})
+}
+
+// FuzzScanQueryPage holds the page scanner to json.Unmarshal: whatever
+// scanQueryPage accepts, json.Unmarshal reads the same way.
+func FuzzScanQueryPage(f *testing.F) {
+	f.Add([]byte(`{"totalSize":2,"done":false,"nextRecordsUrl":"/services/data/v60.0/query/01g-2000","records":[{"attributes":{"type":"Account","url":"/x"},"Id":"001000000000001AAA","Name":"A \"b\"","NumberOfEmployees":12,"AnnualRevenue":1.50,"Parent":null}]}`))
+	f.Add([]byte(`{"totalSize":0,"done":true,"records":[]}`))
+	f.Add([]byte(`{"DONE":true,"records":null,"extra":[1,{"a":2}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, err := scanQueryPage(body)
+		if err != nil {
+			return
+		}
+		var want queryPage
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatalf("the scanner accepts what json.Unmarshal refuses (%v): %q", err, body)
+		}
+		if got.Done != want.Done || got.NextRecordsURL != want.NextRecordsURL || got.TotalSize != want.TotalSize || len(got.Records) != len(want.Records) {
+			t.Fatalf("read differently: %+v vs %+v (%q)", got, want, body)
+		}
+		for i := range got.Records {
+			if (got.Records[i] == nil) != (want.Records[i] == nil) || len(got.Records[i]) != len(want.Records[i]) {
+				t.Fatalf("record %d differs: %v vs %v", i, got.Records[i], want.Records[i])
+			}
+			for k, v := range got.Records[i] {
+				if !bytes.Equal(v, want.Records[i][k]) {
+					t.Fatalf("record %d %s: %q vs %q", i, k, v, want.Records[i][k])
+				}
+			}
+		}
 	})
 }

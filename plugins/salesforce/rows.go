@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fieldsync/fieldsync/sdk/jsonscan"
 	"math"
 	"strconv"
 	"strings"
@@ -28,12 +29,110 @@ type queryPage struct {
 // batch; more is a server we do not understand.
 const maxQueryRecords = 2000
 
-// parseQueryPage reads a query answer.
+// parseQueryPage reads a query answer. It walks the page with
+// sdk/jsonscan rather than encoding/json: in the WASM build reflection and
+// encoding/json's per-byte state machine cost far more than natively, and
+// a page is the download's hot path. FuzzScanQueryPage holds it to
+// json.Unmarshal's reading.
 func parseQueryPage(body []byte) (*queryPage, error) {
-	var p queryPage
-	if err := json.Unmarshal(body, &p); err != nil {
+	p, err := scanQueryPage(body)
+	if err != nil {
 		return nil, fmt.Errorf("query answer is not a query result: %w", err)
 	}
+	return checkQueryPage(p)
+}
+
+// scanQueryPage reads the members of a query answer it knows and skips
+// the others, as json.Unmarshal into queryPage does.
+func scanQueryPage(body []byte) (*queryPage, error) {
+	p := &queryPage{}
+	s := jsonscan.New(body)
+	width := 8
+	err := s.Object(func(key []byte) error {
+		// json.Unmarshal matches member names without regard to case,
+		// Unicode folds included; ASCII names are folded here, and a page
+		// with another name is refused rather than read differently.
+		for _, c := range key {
+			if c >= 0x80 {
+				return fmt.Errorf("member name %q is not ASCII", truncate(string(key), 40))
+			}
+		}
+		switch string(bytes.ToLower(key)) {
+		case "totalsize":
+			raw, err := s.Value()
+			if err != nil || string(raw) == "null" {
+				return err
+			}
+			n, err := strconv.ParseInt(string(raw), 10, 0)
+			if err != nil {
+				return fmt.Errorf("totalSize %s is not an integer", truncate(string(raw), 40))
+			}
+			p.TotalSize = int(n)
+		case "done":
+			raw, err := s.Value()
+			if err != nil {
+				return err
+			}
+			switch string(raw) {
+			case "true":
+				p.Done = true
+			case "false", "null":
+				p.Done = false
+			default:
+				return fmt.Errorf("done %s is not a boolean", truncate(string(raw), 40))
+			}
+		case "nextrecordsurl":
+			raw, err := s.Value()
+			if err != nil || string(raw) == "null" {
+				return err
+			}
+			if err := json.Unmarshal(raw, &p.NextRecordsURL); err != nil {
+				return fmt.Errorf("nextRecordsUrl: %w", err)
+			}
+		case "records":
+			if s.Null() {
+				p.Records = nil
+				return nil
+			}
+			p.Records = p.Records[:0]
+			return s.Array(func() error {
+				if len(p.Records) == maxQueryRecords {
+					return fmt.Errorf("more than the %d records of a batch", maxQueryRecords)
+				}
+				if s.Null() {
+					p.Records = append(p.Records, nil)
+					return nil
+				}
+				rec := make(map[string]json.RawMessage, width) // sized like the last record: no regrowth
+				err := s.Object(func(name []byte) error {
+					raw, err := s.Value()
+					if err != nil {
+						return err
+					}
+					rec[string(name)] = raw
+					return nil
+				})
+				p.Records = append(p.Records, rec)
+				width = len(rec)
+				return err
+			})
+		default:
+			_, err := s.Value()
+			return err
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.End()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkQueryPage checks what a query answer promises.
+func checkQueryPage(p *queryPage) (*queryPage, error) {
 	if len(p.Records) > maxQueryRecords {
 		return nil, fmt.Errorf("query answer holds %d records, more than the %d of a batch", len(p.Records), maxQueryRecords)
 	}
@@ -48,13 +147,13 @@ func parseQueryPage(body []byte) (*queryPage, error) {
 			return nil, fmt.Errorf("query record %d is null", i)
 		}
 	}
-	return &p, nil
+	return p, nil
 }
 
 // recordID reads a record's Id.
 func recordID(r map[string]json.RawMessage) (string, error) {
-	var id string
-	if err := json.Unmarshal(r["Id"], &id); err != nil || !validID(id) {
+	id, err := text(r["Id"])
+	if err != nil || !validID(id) {
 		return "", fmt.Errorf("record has no valid Id (%s)", truncate(string(r["Id"]), 40))
 	}
 	return id, nil
