@@ -97,7 +97,7 @@ func TestParseFilter(t *testing.T) {
 		// User operators.
 		{"user ops", "ownerid eq-userid or a ne-userid or b eq-businessid or c eq-useroruserteams",
 			Or(Cmp("ownerid", OpEqUserID), Cmp("a", OpNeUserID), Cmp("b", OpEqBusinessID), Cmp("c", OpEqUserOrUserTeams))},
-		{"brief example 1", "statecode eq 0 and ownerid eq-userid", And(Cmp("statecode", OpEq, Int(0)), Cmp("ownerid", OpEqUserID))},
+		{"documented example 1", "statecode eq 0 and ownerid eq-userid", And(Cmp("statecode", OpEq, Int(0)), Cmp("ownerid", OpEqUserID))},
 		// Link.
 		{"link", "parentaccountid link (city eq 'Oslo' and active eq true)",
 			Link("parentaccountid", And(Cmp("city", OpEq, String("Oslo")), Cmp("active", OpEq, Bool(true))))},
@@ -107,9 +107,9 @@ func TestParseFilter(t *testing.T) {
 		{"and binds tighter than or", "a eq 1 or b eq 2 and c eq 3",
 			Or(Cmp("a", OpEq, Int(1)), And(Cmp("b", OpEq, Int(2)), Cmp("c", OpEq, Int(3))))},
 		{"not binds tighter than and", "not a eq 1 and b eq 2", And(Not(Cmp("a", OpEq, Int(1))), Cmp("b", OpEq, Int(2)))},
-		{"brief example 2", "(city eq 'Oslo' or city begins-with 'Ber') and not active eq false",
+		{"documented example 2", "(city eq 'Oslo' or city begins-with 'Ber') and not active eq false",
 			And(Or(Cmp("city", OpEq, String("Oslo")), Cmp("city", OpBeginsWith, String("Ber"))), Not(Cmp("active", OpEq, Bool(false))))},
-		{"brief example 3", "industrycode in (1, 2, 3) and createdon last-x-days 30",
+		{"documented example 3", "industrycode in (1, 2, 3) and createdon last-x-days 30",
 			And(Cmp("industrycode", OpIn, Int(1), Int(2), Int(3)), Cmp("createdon", OpLastXDays, Int(30)))},
 		{"chains are flat", "a null and b null and c null", And(Cmp("a", OpIsNull), Cmp("b", OpIsNull), Cmp("c", OpIsNull))},
 		{"parentheses keep nesting", "(a null and b null) and c null", And(And(Cmp("a", OpIsNull), Cmp("b", OpIsNull)), Cmp("c", OpIsNull))},

@@ -52,7 +52,7 @@ func TestDecodeFilter(t *testing.T) {
 		name, src string
 		want      string // the filter as text (sdk.FormatFilter)
 	}{
-		{"the brief's example", `filter {
+		{"a nested filter block", `filter {
   condition {
     field = "statecode"
     op    = "eq"
