@@ -17,9 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/ncruces/go-sqlite3"
 
-	"github.com/fieldsync/fieldsync/core/store"
 	"github.com/fieldsync/fieldsync/plugins/salesforce"
 	"github.com/fieldsync/fieldsync/plugins/salesforce/emulator"
 	"github.com/fieldsync/fieldsync/sdk/subprocess"
@@ -94,38 +92,13 @@ func (o *sfOrg) settings() map[string]string {
 
 // device opens a device syncing with the org through the plugin.
 func (o *sfOrg) device(name string, entities []EntityConfig, mod ...func(*Options)) *device {
-	t := o.t
-	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(o.dir, name+".db")
-	st, err := store.Open(ctx, path)
+	o.t.Helper()
+	conn, err := openSalesforcePlugin(context.Background(), o.settings())
 	if err != nil {
-		t.Fatal(err)
+		o.t.Fatal(err)
 	}
-	conn, err := openSalesforcePlugin(ctx, o.settings())
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	opts := Options{Store: st, Connector: conn, Entities: entities, User: name, Device: name, RetryBackoff: time.Millisecond}
-	for _, m := range mod {
-		m(&opts)
-	}
-	eng, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := sqlite3.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.BusyTimeout(10 * time.Second)
-	t.Cleanup(func() {
-		app.Close()
-		conn.Close(ctx)
-		st.Close()
-	})
-	return &device{t: t, store: st, eng: eng, conn: conn, app: app}
+	o.t.Cleanup(func() { conn.Close(context.Background()) })
+	return openBackendDevice(o.t, filepath.Join(o.dir, name+".db"), name, conn, entities, mod...)
 }
 
 // api makes one REST call as the org's other user and decodes the JSON

@@ -10,12 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/ncruces/go-sqlite3"
 
-	"github.com/fieldsync/fieldsync/core/store"
 	"github.com/fieldsync/fieldsync/core/wasmhost"
 	"github.com/fieldsync/fieldsync/core/wasmhost/netpolicy"
 	"github.com/fieldsync/fieldsync/plugins/rescocloud"
@@ -144,26 +141,7 @@ func (o *rcOrg) text(sql string, args ...any) string {
 // device opens a device on the org through conn.
 func (o *rcOrg) device(t *testing.T, name string, conn sdk.Connector, entities []EntityConfig) *device {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(o.dir, name+".db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := New(Options{Store: st, Connector: conn, Entities: entities, User: name, Device: name, RetryBackoff: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := sqlite3.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.BusyTimeout(10 * time.Second)
-	t.Cleanup(func() {
-		app.Close()
-		st.Close()
-	})
-	return &device{t: t, store: st, eng: eng, conn: conn, app: app}
+	return openBackendDevice(t, filepath.Join(o.dir, name+".db"), name, conn, entities)
 }
 
 type rcBackend struct {
